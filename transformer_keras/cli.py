@@ -1,7 +1,7 @@
 """`transformer-keras`: train, evaluate, export and use the zoo's models.
 
 Each model family contributes its sub-commands from its own module
-(`transformer_keras.<family>_cli`), registered in `FAMILY_MODULES`; this file
+(`transformer_keras.commands.<family>`), listed in `FAMILY_MODULES`; this file
 only assembles the parser and turns user errors into one-line messages with
 exit code 2.
 """
@@ -16,8 +16,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from transformer_keras.version import __version__
 
-# Modules that define `register(commands)`; see `Commands`.
-FAMILY_MODULES = ()
+# Modules that define `register(commands)`; see `Commands`. Their order is the
+# order of the `demo` steps.
+FAMILY_MODULES = (
+    "transformer_keras.commands.classifier",
+    "transformer_keras.commands.language_model",
+    "transformer_keras.commands.translator",
+)
 
 
 class UsageError(Exception):

@@ -1,0 +1,6 @@
+"""Task models built from `Backbone`s: classifier, language model, translator."""
+
+from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.task import Task
+
+__all__ = ["Backbone", "Task"]

@@ -1,0 +1,1 @@
+"""One module per model family adds its sub-commands to `transformer-keras`."""

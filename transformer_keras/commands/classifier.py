@@ -1,0 +1,5 @@
+"""`transformer-keras` sub-commands of the classifier family (being written)."""
+
+
+def register(commands):
+    """Adds this family's sub-commands and demo step to `commands` (see cli.Commands)."""
