@@ -199,9 +199,9 @@ class Backbone(keras.layers.Layer):
 
     def initial_cache(self, batch_size, max_length=None):
         """Zero self-attention cache `(B, L, 2, S_max, K, H)` of a decoder backbone."""
-        return self.transformer.initial_cache(
-            batch_size, max_length or self.max_sequence_length
-        )
+        if max_length is None:  # not `or`: max_length may be a symbolic tensor
+            max_length = self.max_sequence_length
+        return self.transformer.initial_cache(batch_size, max_length)
 
     def cross_attention_cache(self, context):
         """Cross-attention keys and values of `context`, `(B, L, 2, S, K, H)`."""
