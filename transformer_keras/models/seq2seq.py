@@ -1,0 +1,566 @@
+"""The encoder-decoder Transformer of "Attention Is All You Need" (figure 1).
+
+An encoder `Backbone` reads the source ids; a decoder `Backbone` with
+cross-attention reads the target ids shifted right (teacher forcing) and the
+encoder output; a projection turns its hidden states into next-token logits.
+For inference, `encode()` runs once per source and `decode()` runs the
+decoder over new target tokens with a self-attention KV cache and the cached
+cross-attention keys and values (`generation/` drives the loop).
+
+Legend: B batch, T target length, S source length, L layers, N heads,
+D width, V vocabulary.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from transformer_keras.generation.beam_search import beam_search, expand_to_beams
+from transformer_keras.layers import masks
+from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.task import Task
+
+_SHARED_KEYS = (
+    "hidden_dim",
+    "num_heads",
+    "intermediate_dim",
+    "max_sequence_length",
+    "position",
+    "pad_id",
+    "num_key_value_heads",
+    "activation",
+    "dropout",
+    "attention_dropout",
+    "normalize_first",
+    "layer_norm_epsilon",
+    "use_bias",
+)
+
+
+@keras.saving.register_keras_serializable(package="transformer_keras")
+class Transformer(Task):
+    """Encoder-decoder Transformer for translation (Vaswani et al., 2017).
+
+    Args:
+        source_vocabulary_size: source vocabulary `V_src`.
+        target_vocabulary_size: target vocabulary `V`. Defaults to
+            `source_vocabulary_size` (a joint vocabulary; the embedding tables
+            stay separate).
+        num_encoder_layers: encoder layers.
+        num_decoder_layers: decoder layers.
+        hidden_dim: model width `D`.
+        num_heads: attention heads.
+        intermediate_dim: feed-forward inner width.
+        max_sequence_length: longest source and longest target (in tokens,
+            start and end included). Longer sources must be truncated first
+            (the tokenizers' `encode(..., sequence_length=...)` does it).
+        position: `"sinusoidal"` (the paper), `"learned"`, `"rotary"`, `"none"`.
+        pad_id, start_id, end_id: special ids of the target vocabulary (the
+            source uses `pad_id` too).
+        tie_output_embedding: the output projection is the transposed target
+            embedding (section 3.4). When False, a separate `Dense` layer.
+        num_key_value_heads: grouped-query attention in both stacks.
+        activation: feed-forward activation.
+        dropout: residual and embedding dropout (P_drop).
+        attention_dropout: dropout on attention probabilities.
+        normalize_first: pre-LN when True, the paper's post-LN when False.
+        layer_norm_epsilon: epsilon of the layer norms.
+        use_bias: biases in the projections.
+        source_tokenizer: optional tokenizer layer of `transformer_keras.text`
+            for the source language; gives `source_vocabulary_size` and
+            travels with the model (config and `.keras` file), so
+            `translate()` takes and returns strings.
+        target_tokenizer: the target language's tokenizer; gives
+            `target_vocabulary_size` and the special ids. Defaults to
+            `source_tokenizer` (a joint vocabulary).
+
+    Call arguments:
+        inputs: dict with `"source_ids"` `(B, S)` and `"target_ids"` `(B, T)`
+            int ids, padded with `pad_id`; `target_ids` is
+            `[start] + y` and the labels are `y + [end]`.
+        training: enables dropout.
+
+    Returns:
+        `(B, T, V)` float32 logits of the next target token.
+
+    Example:
+    >>> import numpy as np
+    >>> model = Transformer.from_preset("tiny", source_vocabulary_size=20)
+    >>> inputs = {"source_ids": np.array([[5, 6, 7, 2]]),
+    ...           "target_ids": np.array([[1, 8, 9]])}
+    >>> model(inputs).shape
+    (1, 3, 20)
+    """
+
+    presets = {
+        "tiny": dict(
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            hidden_dim=16,
+            num_heads=2,
+            intermediate_dim=32,
+            max_sequence_length=32,
+            dropout=0.0,
+        ),
+        "small": dict(
+            num_encoder_layers=3,
+            num_decoder_layers=3,
+            hidden_dim=256,
+            num_heads=8,
+            intermediate_dim=512,
+            max_sequence_length=128,
+            dropout=0.1,
+            normalize_first=True,
+        ),
+        "base": dict(
+            num_encoder_layers=6,
+            num_decoder_layers=6,
+            hidden_dim=512,
+            num_heads=8,
+            intermediate_dim=2048,
+            max_sequence_length=256,
+            dropout=0.1,
+            normalize_first=False,
+        ),
+    }
+    config_keys = (
+        "source_vocabulary_size",
+        "target_vocabulary_size",
+        "num_encoder_layers",
+        "num_decoder_layers",
+        *_SHARED_KEYS,
+        "start_id",
+        "end_id",
+        "tie_output_embedding",
+    )
+    tokenizer_keys = ("source_tokenizer", "target_tokenizer")
+
+    def __init__(
+        self,
+        source_vocabulary_size=None,
+        target_vocabulary_size=None,
+        num_encoder_layers=6,
+        num_decoder_layers=6,
+        hidden_dim=512,
+        num_heads=8,
+        intermediate_dim=2048,
+        max_sequence_length=256,
+        position="sinusoidal",
+        pad_id=None,
+        start_id=None,
+        end_id=None,
+        tie_output_embedding=True,
+        num_key_value_heads=None,
+        activation="relu",
+        dropout=0.1,
+        attention_dropout=0.0,
+        normalize_first=False,
+        layer_norm_epsilon=1e-6,
+        use_bias=True,
+        source_tokenizer=None,
+        target_tokenizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if target_tokenizer is None:
+            target_tokenizer = source_tokenizer  # a joint vocabulary
+        source_vocabulary_size = _from_tokenizer(
+            "source_vocabulary_size",
+            source_vocabulary_size,
+            source_tokenizer,
+            "vocabulary_size",
+        )
+        target_vocabulary_size = _from_tokenizer(
+            "target_vocabulary_size",
+            target_vocabulary_size,
+            target_tokenizer,
+            "vocabulary_size",
+            default=source_vocabulary_size,
+        )
+        pad_id = _from_tokenizer("pad_id", pad_id, target_tokenizer, "pad_id", default=0)
+        start_id = _from_tokenizer(
+            "start_id", start_id, target_tokenizer, "start_id", default=2
+        )
+        end_id = _from_tokenizer("end_id", end_id, target_tokenizer, "end_id", default=3)
+        check_positive_int("source_vocabulary_size", source_vocabulary_size)
+        check_positive_int("target_vocabulary_size", target_vocabulary_size)
+        for name, value in (("pad_id", pad_id), ("start_id", start_id), ("end_id", end_id)):
+            if not 0 <= value < target_vocabulary_size:
+                raise ValueError(
+                    f"`{name}` must be an id of the target vocabulary "
+                    f"(0 .. {target_vocabulary_size - 1}). Received: {name}={value!r}"
+                )
+        self.source_vocabulary_size = source_vocabulary_size
+        self.target_vocabulary_size = target_vocabulary_size
+        self.num_encoder_layers = num_encoder_layers
+        self.num_decoder_layers = num_decoder_layers
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.max_sequence_length = max_sequence_length
+        self.position = position
+        self.pad_id = pad_id
+        self.start_id = start_id
+        self.end_id = end_id
+        self.tie_output_embedding = tie_output_embedding
+        self.num_key_value_heads = num_key_value_heads
+        self.activation = activation
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.normalize_first = normalize_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.use_bias = use_bias
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self._compiled_search = None
+
+        shared = {key: getattr(self, key) for key in _SHARED_KEYS}
+        self.encoder = Backbone(
+            source_vocabulary_size,
+            num_layers=num_encoder_layers,
+            stack="encoder",
+            dtype=self.dtype_policy,
+            name="encoder",
+            **shared,
+        )
+        self.decoder = Backbone(
+            target_vocabulary_size,
+            num_layers=num_decoder_layers,
+            stack="decoder",
+            cross_attention=True,
+            dtype=self.dtype_policy,
+            name="decoder",
+            **shared,
+        )
+        self.output_projection = (
+            None
+            if tie_output_embedding
+            else keras.layers.Dense(
+                target_vocabulary_size, dtype=self.dtype_policy, name="output_projection"
+            )
+        )
+
+    def build(self, inputs_shape=None):
+        source_shape = (None, None)
+        target_shape = (None, None)
+        if isinstance(inputs_shape, dict):
+            source_shape = tuple(inputs_shape.get("source_ids", source_shape))
+            target_shape = tuple(inputs_shape.get("target_ids", target_shape))
+        self.encoder.build(source_shape)
+        context_shape = tuple(source_shape) + (self.hidden_dim,)
+        self.decoder.build(target_shape, context_shape)
+        if self.output_projection is not None:
+            self.output_projection.build(tuple(target_shape) + (self.hidden_dim,))
+        self.built = True
+
+    # ------------------------------------------------------------- training
+    def call(self, inputs, training=None):
+        _check_inputs(inputs)
+        context, source_padding_mask = self.encode(inputs["source_ids"], training=training)
+        return self.decode(
+            inputs["target_ids"], context, source_padding_mask, training=training
+        )
+
+    # ------------------------------------------------------------ inference
+    def encode(self, source_ids, training=None):
+        """Runs the encoder once.
+
+        Args:
+            source_ids: `(B, S)` int ids padded with `pad_id`.
+
+        Returns:
+            `(context, source_padding_mask)`: `(B, S, D)` encoder output and
+            the `(B, S)` boolean mask, True at real source tokens.
+        """
+        source_padding_mask = self.encoder.padding_mask(source_ids)
+        context = self.encoder(source_ids, padding_mask=source_padding_mask, training=training)
+        masks.consume_implicit_mask(context)  # the explicit mask travels instead
+        return context, source_padding_mask
+
+    def decode(
+        self,
+        target_ids,
+        context=None,
+        source_padding_mask=None,
+        cache=None,
+        cache_update_index=None,
+        cross_attention_cache=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        """Next-token logits for `target_ids` given the encoded source.
+
+        Args:
+            target_ids: `(B, T)` target ids (all of them, or with a `cache`
+                only the new ones).
+            context: `(B, S, D)` from `encode()`; optional when
+                `cross_attention_cache` is given.
+            source_padding_mask: `(B, S)` from `encode()`.
+            cache: `(B, L, 2, T_max, K, H)` self-attention cache from
+                `initial_cache()`; needs `cache_update_index`.
+            cache_update_index: scalar int, position of `target_ids[:, 0]`.
+            cross_attention_cache: `(B, L, 2, S, K, H)` from
+                `cross_attention_cache(context)`.
+            return_attention_scores: also return the per-layer score dicts
+                (`"self_attention"` and `"cross_attention"`, `(B, N, T, S)`).
+
+        Returns:
+            `(B, T, V)` float32 logits, then the scores list when requested,
+            then the updated cache when one was given.
+        """
+        results = self.decoder(
+            target_ids,
+            context=context,
+            context_padding_mask=source_padding_mask,
+            cache=cache,
+            cache_update_index=cache_update_index,
+            cross_attention_cache=cross_attention_cache,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+        hidden, *rest = results if isinstance(results, tuple) else (results,)
+        logits = self.logits(hidden)
+        return logits if not rest else (logits, *rest)
+
+    def logits(self, hidden):
+        """`(B, T, D)` decoder states -> `(B, T, V)` float32 logits."""
+        if self.output_projection is None:
+            logits = self.decoder.logits(hidden)
+        else:
+            logits = self.output_projection(hidden)
+        return ops.cast(logits, "float32")
+
+    def initial_cache(self, batch_size, max_length=None):
+        """Zero self-attention cache `(B, L, 2, T_max, K, H)` of the decoder."""
+        return self.decoder.initial_cache(batch_size, max_length)
+
+    def cross_attention_cache(self, context):
+        """Cross-attention keys and values of `context`: `(B, L, 2, S, K, H)`."""
+        return self.decoder.cross_attention_cache(context)
+
+    def cross_attention_scores(self, source_ids, target_ids):
+        """Cross-attention probabilities of every decoder layer (for heatmaps).
+
+        Args:
+            source_ids: `(B, S)` source ids.
+            target_ids: `(B, T)` target ids (`[start] + translation`).
+
+        Returns:
+            A list of `num_decoder_layers` float32 tensors `(B, N, T, S)`.
+        """
+        context, source_padding_mask = self.encode(source_ids)
+        _, scores = self.decode(
+            target_ids, context, source_padding_mask, return_attention_scores=True
+        )
+        return [layer_scores["cross_attention"] for layer_scores in scores]
+
+    # ------------------------------------------------------------ translate
+    def search(self, source_ids, beam_size=4, max_length=None, alpha=0.6):
+        """Beam search from source ids (in-graph; TensorFlow backend).
+
+        The encoder runs once per source; its cross-attention keys and values
+        are computed once and shared by the `K` beams; the self-attention
+        cache is reordered by beam at every step (`generation/beam_search.py`).
+        One traced loop serves every batch size, source length, beam size and
+        `max_length` (`beam_size = 1`, `alpha = 0` is greedy decoding).
+
+        Args:
+            source_ids: `(B, S)` int ids, padded with `pad_id`.
+            beam_size: `K` in `[1, MAX_BEAM_SIZE]` (int or scalar tensor).
+            max_length: most target tokens to generate (end included), >= 1;
+                values above `max_sequence_length` are clamped to it.
+                Defaults to `max_sequence_length`.
+            alpha: GNMT length-penalty exponent (0.6 in GNMT).
+
+        Returns:
+            `(tokens, scores)`: `(B, T)` int32 ids without the start id,
+            ending with `end_id` then padding, and `(B,)` float32 scores.
+        """
+        if max_length is None:
+            max_length = self.max_sequence_length
+        _check_search_settings(beam_size, max_length)
+        if not self.built:
+            self.build()
+        if self._compiled_search is None:
+            self._compiled_search = tf.function(
+                self._search,
+                autograph=False,
+                input_signature=[
+                    tf.TensorSpec([None, None], tf.int32, name="source_ids"),
+                    tf.TensorSpec([], tf.int32, name="beam_size"),
+                    tf.TensorSpec([], tf.int32, name="max_length"),
+                    tf.TensorSpec([], tf.float32, name="alpha"),
+                ],
+            )
+        return self._compiled_search(
+            tf.cast(source_ids, tf.int32),
+            tf.cast(beam_size, tf.int32),
+            tf.cast(max_length, tf.int32),
+            tf.cast(alpha, tf.float32),
+        )
+
+    def _search(self, source_ids, beam_size, max_length, alpha):
+        for assertion in assert_search_settings(beam_size, max_length):
+            source_ids = _after(assertion, source_ids)
+        max_length = tf.minimum(max_length, self.max_sequence_length)
+        batch_size = tf.shape(source_ids)[0]
+        context, source_padding_mask = self.encode(source_ids)  # (B, S, D), (B, S)
+        cross_cache = expand_to_beams(self.cross_attention_cache(context), beam_size)
+        source_padding_mask = expand_to_beams(source_padding_mask, beam_size)  # (B*K, S)
+
+        def step_fn(token_ids, cache, index):
+            return self.decode(
+                token_ids,
+                source_padding_mask=source_padding_mask,
+                cache=cache,
+                cache_update_index=index,
+                cross_attention_cache=cross_cache,
+            )
+
+        return beam_search(
+            step_fn,
+            self.initial_cache(batch_size * beam_size, max_length),
+            batch_size,
+            beam_size,
+            max_length,
+            start_id=self.start_id,
+            end_id=self.end_id,
+            pad_id=self.pad_id,
+            alpha=alpha,
+        )
+
+    def encode_source(self, texts):
+        """Source strings `(B,)` -> `(B, S)` int32 ids ending with `end_id`.
+
+        Sources longer than `max_sequence_length` tokens (end included) are
+        truncated to their first tokens; `S` is the longest row after that.
+        """
+        tokenizer = self._tokenizer("source_tokenizer")
+        ids = tokenizer.encode(texts, self.max_sequence_length, add_end=True)
+        longest = tf.reduce_max(tf.reduce_sum(tf.cast(ids != self.pad_id, tf.int32), axis=1))
+        return ids[:, : tf.maximum(longest, 1)]  # (B, S)
+
+    def translate(self, texts, beam_size=4, max_length=None, alpha=0.6):
+        """Translates strings with beam search (TensorFlow backend).
+
+        Documented behaviours: a source without any token (the empty string)
+        gives an empty translation; a source longer than `max_sequence_length` tokens is
+        truncated; characters the source tokenizer never saw become its
+        unknown token; `beam_size` outside `[1, MAX_BEAM_SIZE]` or
+        `max_length <= 0` raise an error.
+
+        Args:
+            texts: a string or a list / `tf.string` tensor `(B,)`.
+            beam_size, max_length, alpha: see `search()`.
+
+        Returns:
+            A `tf.string` tensor `(B,)` (a scalar for a scalar input).
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        if texts.shape.rank == 0:
+            return self.translate(texts[None], beam_size, max_length, alpha)[0]
+        source_ids = self.encode_source(texts)
+        tokens, _ = self.search(source_ids, beam_size, max_length, alpha)
+        translations = self._tokenizer("target_tokenizer").detokenize(tokens)
+        has_source = source_ids[:, 0] != self.end_id  # (B,) empty sources are [end]
+        return tf.where(has_source, translations, "")
+
+    def _tokenizer(self, name):
+        tokenizer = getattr(self, name)
+        if tokenizer is None:
+            raise ValueError(
+                f"This Transformer has no {name}; build it with `{name}=` "
+                f"or use `search()` on token ids. Received: {name}=None"
+            )
+        return tokenizer
+
+    # -------------------------------------------------------------- compile
+    def default_optimizer(self):
+        from transformer_keras.training import TransformerSchedule, paper_adam
+
+        return paper_adam(TransformerSchedule(self.hidden_dim))
+
+    def default_loss(self):
+        from transformer_keras.training import MaskedSparseCategoricalCrossentropy
+
+        return MaskedSparseCategoricalCrossentropy(label_smoothing=0.1, pad_id=self.pad_id)
+
+    def default_metrics(self):
+        from transformer_keras.training import MaskedAccuracy
+
+        return [MaskedAccuracy(pad_id=self.pad_id)]
+
+    def get_config(self):
+        config = super().get_config()
+        for key in self.tokenizer_keys:
+            tokenizer = getattr(self, key)
+            if key == "target_tokenizer" and tokenizer is self.source_tokenizer:
+                tokenizer = None  # joint vocabulary: stored once
+            if tokenizer is not None:
+                config[key] = keras.saving.serialize_keras_object(tokenizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in cls.tokenizer_keys:
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return super().from_config(config)
+
+
+def _check_inputs(inputs):
+    if not isinstance(inputs, dict) or not {"source_ids", "target_ids"} <= set(inputs):
+        keys = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+        raise ValueError(
+            "`Transformer` takes a dict with 'source_ids' and 'target_ids'. "
+            f"Received: inputs={keys}"
+        )
+
+
+# Largest beam accepted by `search`, `translate` and the exported signature.
+MAX_BEAM_SIZE = 16
+
+
+def _check_search_settings(beam_size, max_length):
+    """Python-side checks (tensors are checked in the graph)."""
+    if isinstance(beam_size, int) and not 1 <= beam_size <= MAX_BEAM_SIZE:
+        raise ValueError(
+            f"`beam_size` must be an integer in [1, {MAX_BEAM_SIZE}]. "
+            f"Received: beam_size={beam_size!r}"
+        )
+    if isinstance(max_length, int) and max_length <= 0:
+        raise ValueError(
+            f"`max_length` must be a positive integer. Received: max_length={max_length!r}"
+        )
+
+
+def assert_search_settings(beam_size, max_length):
+    """In-graph checks of `beam_size` and `max_length` (exported signatures)."""
+    return [
+        tf.debugging.assert_greater_equal(
+            beam_size, 1, message=f"`beam_size` must be in [1, {MAX_BEAM_SIZE}]"
+        ),
+        tf.debugging.assert_less_equal(
+            beam_size, MAX_BEAM_SIZE, message=f"`beam_size` must be in [1, {MAX_BEAM_SIZE}]"
+        ),
+        tf.debugging.assert_greater(max_length, 0, message="`max_length` must be positive"),
+    ]
+
+
+def _after(assertion, tensor):
+    """`tensor`, evaluated only after `assertion` passed."""
+    with tf.control_dependencies([assertion]):
+        return tf.identity(tensor)
+
+
+def _from_tokenizer(name, value, tokenizer, attribute, default=None):
+    """`value` if given, else the tokenizer's `attribute`, else `default`."""
+    if value is not None:
+        return value
+    if tokenizer is not None:
+        return int(getattr(tokenizer, attribute))
+    if default is None:
+        raise ValueError(f"Pass `{name}` or a tokenizer to take it from. Received: {name}=None")
+    return default
