@@ -1,0 +1,221 @@
+"""The one compiled decode loop: prefill a KV cache once, then one token per step.
+
+The loop knows nothing about the model. A model hands it a step function
+
+    step_fn(token_ids (B, T) int32, cache, cache_update_index) -> (logits (B, T, V), cache)
+
+that runs the new tokens at cache positions `cache_update_index ..` and returns
+float32 logits and the updated cache (with `cache=None` it must run without a
+cache and return `(logits, None)`), and a sampler
+
+    sample_fn(logits (B, V), step) -> (B,) int32
+
+(see `sampling.sample`; `step` is the buffer position, handy to derive a
+per-step seed). The language model closes its step function over its backbone,
+the translator over the encoder output's cross-attention cache.
+
+How a batch of prompts of different lengths decodes together (as in KerasHub):
+prompts are right-padded into one token buffer of `P + max_new_tokens`
+columns; the shortest prompt is prefilled in one pass; from then on every row
+advances one position per step, and a row whose prompt is longer than the
+current position is forced to its own prompt token instead of the sample. So
+the cache never holds padding and needs no padding mask. A row stops after
+`max_new_tokens` new tokens or after producing `stop_token_id`; the loop ends
+when every row has stopped.
+
+Past the context (`context_length` positions, the size of the cache), the
+loop slides: it re-prefills the last `context_length // 2` tokens in one pass
+at positions `0 ..` and continues, so the time per token stays flat and the
+model always sees between half a window and a full window of context. Without
+a cache (`cache=None`, full recomputation, for tests and benchmarks) every step
+runs the model on the last `context_length` tokens.
+
+Legend: B batch, T tokens in one step, P longest prompt, L buffer length
+(`P + max_new_tokens`), C context length, V vocabulary.
+"""
+
+import tensorflow as tf
+
+# Logit given to the padding id: decoding never produces padding.
+_SUPPRESSED = -1e9
+
+
+def pack_prompts(prompts, context_length, start_id=None, pad_id=0):
+    """Ragged prompts -> a right-padded `(B, P)` int32 buffer and `(B,)` lengths.
+
+    Args:
+        prompts: `tf.RaggedTensor` of token ids, `(B, None)`.
+        context_length: prompts longer than this keep their last tokens.
+        start_id: the token an empty prompt starts from; `None` leaves empty
+            prompts empty (then `decode` rejects them).
+        pad_id: fills the buffer after each prompt.
+
+    Returns:
+        `(token_ids (B, P) int32, lengths (B,) int32)`.
+
+    Example:
+    >>> ids, lengths = pack_prompts(tf.ragged.constant([[5, 6, 7], []]), 2, start_id=1)
+    >>> ids.numpy().tolist(), lengths.numpy().tolist()
+    ([[6, 7], [1, 0]], [2, 1])
+    """
+    prompts = tf.cast(prompts, tf.int32)[:, -context_length:]
+    if start_id is not None:
+        empty = tf.cast(prompts.row_lengths() == 0, tf.int64)  # (B,)
+        starts = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(empty)], tf.constant(start_id, tf.int32)), empty
+        )  # (B, 0 or 1)
+        prompts = tf.concat([starts, prompts], axis=1)
+    lengths = tf.cast(prompts.row_lengths(), tf.int32)
+    return prompts.to_tensor(default_value=pad_id), lengths
+
+
+def decode(
+    step_fn,
+    sample_fn,
+    prompt_ids,
+    prompt_lengths,
+    max_new_tokens,
+    context_length,
+    cache=None,
+    stop_token_id=-1,
+    pad_id=0,
+):
+    """Generates up to `max_new_tokens` tokens after each prompt.
+
+    Runs a `tf.while_loop`; call it inside a `tf.function` (the loop is then
+    traced once for every batch size, prompt length and sampling setting).
+
+    Args:
+        step_fn: `(token_ids, cache, cache_update_index) -> (logits, cache)`,
+            see the module docstring.
+        sample_fn: `(logits (B, V), step) -> (B,)` int32 ids.
+        prompt_ids: `(B, P)` int32 right-padded prompts (see `pack_prompts`).
+        prompt_lengths: `(B,)` int32, each between 1 and `context_length`.
+        max_new_tokens: scalar int, new tokens per row.
+        context_length: int, number of positions the model (and cache) holds.
+        cache: the step function's initial (empty) cache; `None` recomputes
+            the whole window at every step instead.
+        stop_token_id: scalar int; a row stops after producing it (its last
+            token is then the stop token). -1 = none.
+        pad_id: the padding id; it is never generated and fills each row after
+            its end.
+
+    Returns:
+        `(token_ids (B, L) int32, lengths (B,) int32)`: prompt plus new tokens,
+        padded after `lengths`.
+    """
+    context_length = int(context_length)
+    window = max(context_length // 2, 1)  # tokens kept when the cache is full
+    prompt_ids = tf.cast(prompt_ids, tf.int32)
+    prompt_lengths = tf.cast(prompt_lengths, tf.int32)
+    max_new_tokens = tf.cast(max_new_tokens, tf.int32)
+    stop_token_id = tf.cast(stop_token_id, tf.int32)
+    batch_size = tf.shape(prompt_ids)[0]
+    total_length = tf.shape(prompt_ids)[1] + max_new_tokens  # L
+    tokens = tf.pad(prompt_ids, [[0, 0], [0, max_new_tokens]], constant_values=pad_id)
+    prefill_length = tf.reduce_min(prompt_lengths)
+    checks = [
+        tf.debugging.assert_greater_equal(
+            prefill_length, 1, message="every prompt needs at least one token"
+        ),
+        tf.debugging.assert_less_equal(
+            tf.reduce_max(prompt_lengths),
+            context_length,
+            message="prompts must fit the context (see pack_prompts)",
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        prefill_length = tf.identity(prefill_length)
+    rows = tf.range(batch_size)  # (B,)
+
+    def next_logits(token_ids, cache, cache_update_index):
+        logits, cache = step_fn(token_ids, cache, cache_update_index)  # (B, T, V)
+        logits = tf.cast(logits[:, -1], tf.float32)  # (B, V)
+        not_pad = tf.one_hot(pad_id, tf.shape(logits)[-1], on_value=False, off_value=True)
+        return tf.where(not_pad[None, :], logits, _SUPPRESSED), cache
+
+    logits, cache = next_logits(tokens[:, :prefill_length], cache, tf.constant(0))
+
+    def advance(tokens, index, cache, window_start):
+        """Logits after the token at `index`, from the cache or recomputed."""
+        if cache is None:
+            start = tf.maximum(index + 1 - context_length, 0)
+            logits, _ = next_logits(tokens[:, start : index + 1], None, tf.constant(0))
+            return logits, cache, window_start
+        position = index - window_start
+
+        def step():
+            new_token = tf.gather(tokens, index, axis=1)[:, None]  # (B, 1)
+            logits, new_cache = next_logits(new_token, cache, position)
+            return logits, new_cache, window_start
+
+        def slide():
+            start = index + 1 - window
+            logits, new_cache = next_logits(tokens[:, start : index + 1], cache, 0)
+            return logits, new_cache, start
+
+        return tf.cond(position < context_length, step, slide)
+
+    def body(state):
+        index = state["index"]
+        in_prompt = index < prompt_lengths  # (B,)
+        sampled = sample_fn(state["logits"], index)  # (B,)
+        token = tf.where(in_prompt, tf.gather(state["tokens"], index, axis=1), sampled)
+        positions = tf.stack([rows, tf.fill([batch_size], index)], axis=1)  # (B, 2)
+        tokens = tf.tensor_scatter_nd_update(state["tokens"], positions, token)  # (B, L)
+        finished = (index + 1 >= prompt_lengths + max_new_tokens) | (
+            ~in_prompt & (token == stop_token_id)
+        )
+        lengths = tf.where(state["done"], state["lengths"], index + 1)
+        logits, cache, window_start = advance(
+            tokens, index, state.get("cache"), state["window_start"]
+        )
+        new_state = dict(
+            state,
+            index=index + 1,
+            tokens=tokens,
+            logits=logits,
+            window_start=window_start,
+            done=state["done"] | finished,
+            lengths=lengths,
+        )
+        if cache is not None:
+            new_state["cache"] = cache
+        return (new_state,)
+
+    def cond(state):
+        return (state["index"] < total_length) & ~tf.reduce_all(state["done"])
+
+    state = dict(
+        index=prefill_length,
+        tokens=tokens,
+        logits=logits,
+        window_start=tf.constant(0),
+        done=tf.zeros([batch_size], tf.bool),
+        lengths=prompt_lengths,
+    )
+    if cache is not None:
+        state["cache"] = cache
+    (state,) = tf.while_loop(cond, body, (state,))
+    lengths = state["lengths"]
+    in_output = tf.range(total_length)[None, :] < lengths[:, None]  # (B, L)
+    return tf.where(in_output, state["tokens"], pad_id), lengths
+
+
+def continuations(token_ids, prompt_lengths, lengths, stop_token_id=-1):
+    """The new tokens of each row, without the prompt and the stop token.
+
+    Args:
+        token_ids: `(B, L)` from `decode`.
+        prompt_lengths: `(B,)` prompt lengths given to `decode`.
+        lengths: `(B,)` lengths returned by `decode`.
+        stop_token_id: dropped when it ends a row.
+
+    Returns:
+        A `(B, None)` int32 `tf.RaggedTensor`.
+    """
+    positions = tf.range(tf.shape(token_ids)[1])[None, :]  # (1, L)
+    last = tf.gather(token_ids, tf.maximum(lengths - 1, 0), batch_dims=1)  # (B,)
+    ends = lengths - tf.cast((last == stop_token_id) & (lengths > prompt_lengths), tf.int32)
+    keep = (positions >= prompt_lengths[:, None]) & (positions < ends[:, None])  # (B, L)
+    return tf.ragged.boolean_mask(token_ids, keep)
