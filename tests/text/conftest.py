@@ -10,11 +10,11 @@ import pathlib
 
 import pytest
 
-from transformer_keras.text import ByteTokenizer
+from transformer_keras.text import ByteTokenizer, CharTokenizer
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 NUM_TRAINING_LINES = 300
-TOKENIZER_KINDS = ("byte",)
+TOKENIZER_KINDS = ("byte", "char")
 
 
 def data_dir():
@@ -23,12 +23,21 @@ def data_dir():
     )
 
 
-def read_lines(relative_path, count=NUM_TRAINING_LINES):
+def shared_data_file(relative_path):
     path = data_dir() / relative_path
     if not path.exists():
         pytest.skip(f"shared data file {path} is absent (set TRANSFORMER_KERAS_DATA)")
-    with open(path, encoding="utf-8") as file:
+    return path
+
+
+def read_lines(relative_path, count=NUM_TRAINING_LINES):
+    with open(shared_data_file(relative_path), encoding="utf-8") as file:
         return [next(file).rstrip("\n") for _ in range(count)]
+
+
+@pytest.fixture(scope="session")
+def tiny_shakespeare():
+    return shared_data_file("tinyshakespeare/input.txt").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +53,11 @@ def german_lines():
 @pytest.fixture(scope="session")
 def trained_tokenizers(english_lines, german_lines):
     """One tokenizer of each kind, trained once per session on English + German."""
-    return {"byte": ByteTokenizer()}
+    both_languages = english_lines + german_lines
+    return {
+        "byte": ByteTokenizer(),
+        "char": CharTokenizer.train(both_languages),
+    }
 
 
 @pytest.fixture(params=TOKENIZER_KINDS)
