@@ -152,7 +152,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         return self.dropout_layer(embeddings, training=training)
 
     def compute_mask(self, token_ids, mask=None, start_index=0, reverse=False):
-        if reverse:
+        # Keras calls `compute_mask(inputs, previous_mask)` without `reverse`:
+        # a float `(B, T, D)` input is a reverse call, whose logits get no mask.
+        if reverse or not keras.backend.standardize_dtype(token_ids.dtype).startswith(
+            ("int", "uint")
+        ):
             return None
         return self.padding_mask(token_ids)
 
