@@ -10,11 +10,11 @@ import pathlib
 
 import pytest
 
-from transformer_keras.text import ByteTokenizer, CharTokenizer
+from transformer_keras.text import ByteTokenizer, CharTokenizer, WordTokenizer
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 NUM_TRAINING_LINES = 300
-TOKENIZER_KINDS = ("byte", "char")
+TOKENIZER_KINDS = ("byte", "char", "word")
 
 
 def data_dir():
@@ -57,6 +57,7 @@ def trained_tokenizers(english_lines, german_lines):
     return {
         "byte": ByteTokenizer(),
         "char": CharTokenizer.train(both_languages),
+        "word": WordTokenizer.train(both_languages, max_vocabulary_size=1000),
     }
 
 
