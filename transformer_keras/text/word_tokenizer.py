@@ -46,7 +46,7 @@ class WordTokenizer(Tokenizer):
         Ragged int32 ids `(B, None)`, or a dense `(T,)` tensor for a scalar.
 
     Example:
-    >>> tokenizer = WordTokenizer.train(["The cat sat.", "The dog sat!"])
+    >>> tokenizer = WordTokenizer.train(["The cat sat.", "The dog sat!"], 100)
     >>> tokenizer.vocabulary
     ['the', 'sat', 'dog', 'cat']
     >>> ids = tokenizer(["The DOG sat on the cat."])
