@@ -191,6 +191,11 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         implicit_query_mask = masks.consume_implicit_mask(query)
         implicit_value_mask = masks.consume_implicit_mask(value)
         masks.consume_implicit_mask(key)
+        key_length = value.shape[1] if cache is None else cache.shape[2]
+        masks.check_padding_mask("query_padding_mask", query_padding_mask, *query.shape[:2])
+        masks.check_padding_mask(
+            "value_padding_mask", value_padding_mask, query.shape[0], key_length
+        )
         if query_padding_mask is None:
             query_padding_mask = implicit_query_mask
         if value_padding_mask is None and cache is None:
@@ -429,6 +434,15 @@ class AttentionBlock(ResidualBlock):
         return_attention_scores=False,
         training=None,
     ):
+        masks.check_padding_mask("padding_mask", padding_mask, *inputs.shape[:2])
+        if cache is not None:  # (B, 2, S, K, H)
+            masks.check_padding_mask(
+                "context_padding_mask", context_padding_mask, cache.shape[0], cache.shape[2]
+            )
+        elif context is not None:  # (B, S, D)
+            masks.check_padding_mask(
+                "context_padding_mask", context_padding_mask, *context.shape[:2]
+            )
         extras = {}
 
         def attend(normalized):

@@ -7,6 +7,7 @@ Convention for the whole package: masks are boolean and `True` means
 Legend: B batch, T query length, S key length.
 """
 
+import numpy as np
 from keras import ops
 
 try:  # Keras keeps the implicit mask on the tensor; the accessors are not public.
@@ -78,6 +79,29 @@ def padding_mask_from_ids(token_ids, pad_id=0):
     return ops.not_equal(token_ids, pad_id)
 
 
+def check_padding_mask(name, mask, batch_size, length):
+    """Raises a `ValueError` naming `name` when a `(B, T)` mask does not fit.
+
+    Layers call this on the padding masks they receive, with the static batch
+    size and length of the inputs the mask belongs to (`None` when unknown), so
+    that the error names the argument the user passed. A batch of 1 broadcasts.
+    """
+    if mask is None:
+        return
+    shape = tuple(mask.shape) if hasattr(mask, "shape") else np.shape(mask)
+    expected = (batch_size, length)
+    fits = len(shape) == 2 and all(
+        actual is None or size is None or actual == size or (axis == 0 and actual == 1)
+        for axis, (actual, size) in enumerate(zip(shape, expected))
+    )
+    if not fits:
+        wanted = tuple("?" if size is None else size for size in expected)
+        raise ValueError(
+            f"`{name}` must be a boolean (batch, length) mask of shape {wanted} to fit "
+            f"the inputs (True = real token). Received: {name}.shape={shape}"
+        )
+
+
 def _check_rank(name, mask, rank):
     if len(mask.shape) != rank:
         raise ValueError(
@@ -121,9 +145,9 @@ def merge_attention_masks(
         nothing to mask.
 
     Example:
-    >>> merge_attention_masks(2, 2, key_padding_mask=[[True, False]]).numpy()
-    array([[[ True, False],
-            [ True, False]]])
+    >>> mask = merge_attention_masks(2, 2, key_padding_mask=[[True, False]])
+    >>> mask.shape  # (B, 1, S): broadcasts over the queries
+    (1, 1, 2)
     """
     static_t = query_length if isinstance(query_length, int) else None
     static_s = key_length if isinstance(key_length, int) else None

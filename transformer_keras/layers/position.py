@@ -88,7 +88,8 @@ class PositionEmbedding(keras.layers.Layer):
         A `(B, T, D)` tensor: rows `start_index .. start_index + T - 1`.
 
     Raises:
-        ValueError: when the static length `T` exceeds `max_sequence_length`.
+        ValueError: when the static `start_index + T` exceeds
+            `max_sequence_length`.
 
     Example:
     >>> import numpy as np
@@ -112,6 +113,8 @@ class PositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         length = inputs.shape[-2]
+        if length is not None and isinstance(start_index, int):
+            length += start_index  # last position read, plus one
         if length is not None and length > self.max_sequence_length:
             raise ValueError(
                 "The sequence is longer than the learned position table "
