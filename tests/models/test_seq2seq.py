@@ -1,0 +1,177 @@
+"""Tests of the encoder-decoder `Transformer` (models/seq2seq.py)."""
+
+import keras
+import numpy as np
+import pytest
+
+from tests.harness import assert_outputs_close, run_model_test
+from transformer_keras.models.seq2seq import MAX_BEAM_SIZE, Transformer
+from transformer_keras.training import MaskedSparseCategoricalCrossentropy
+
+SOURCE = np.array([[5, 6, 7, 8, 3, 0], [9, 10, 3, 0, 0, 0]], "int32")
+TARGET = np.array([[2, 11, 12, 13, 0], [2, 14, 0, 0, 0]], "int32")
+LABELS = np.array([[11, 12, 13, 3, 0], [14, 3, 0, 0, 0]], "int32")
+INPUTS = {"source_ids": SOURCE, "target_ids": TARGET}
+
+
+def tiny(**overrides):
+    return Transformer.from_preset("tiny", source_vocabulary_size=24, **overrides)
+
+
+def compiled_tiny(**overrides):
+    model = tiny(**overrides)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=MaskedSparseCategoricalCrossentropy(label_smoothing=0.1),
+    )
+    return model
+
+
+@pytest.mark.slow
+def test_harness(tmp_path):
+    # Separate vocabularies and an untied projection: the widest configuration.
+    run_model_test(
+        lambda: compiled_tiny(target_vocabulary_size=30, tie_output_embedding=False),
+        INPUTS,
+        targets=LABELS,
+        expected_output_shape=(2, 5, 30),
+        mixed_output_dtype="float32",
+        tmp_path=tmp_path,
+    )
+
+
+def test_logits_are_float32_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = tiny()
+    assert keras.backend.standardize_dtype(model(INPUTS).dtype) == "float32"
+
+
+def test_presets_match_the_paper():
+    base = Transformer.preset_config("base")
+    assert (base["num_encoder_layers"], base["num_decoder_layers"]) == (6, 6)
+    assert (base["hidden_dim"], base["num_heads"], base["intermediate_dim"]) == (512, 8, 2048)
+    assert base["dropout"] == 0.1
+    small = Transformer.preset_config("small")
+    assert (small["num_encoder_layers"], small["hidden_dim"], small["intermediate_dim"]) == (
+        3,
+        256,
+        512,
+    )
+
+
+def test_padding_does_not_change_logits():
+    model = tiny()
+    short = model({"source_ids": SOURCE[:, :5], "target_ids": TARGET[:, :4]})
+    longer = model(
+        {
+            "source_ids": np.pad(SOURCE, [[0, 0], [0, 3]]),
+            "target_ids": np.pad(TARGET, [[0, 0], [0, 2]]),
+        }
+    )
+    real = TARGET[:, :4] != 0
+    assert_outputs_close(np.asarray(longer)[:, :4][real], np.asarray(short)[real], atol=1e-5)
+
+
+def test_decoder_is_causal():
+    model = tiny()
+    logits = np.asarray(model(INPUTS))
+    changed = TARGET.copy()
+    changed[0, 3] = 20
+    changed_logits = np.asarray(model({"source_ids": SOURCE, "target_ids": changed}))
+    assert_outputs_close(changed_logits[0, :3], logits[0, :3], atol=1e-5)
+    assert not np.allclose(changed_logits[0, 3], logits[0, 3])
+
+
+def test_cached_decoding_with_cross_attention_equals_full_decoding():
+    model = tiny(num_decoder_layers=2)
+    context, source_mask = model.encode(SOURCE)
+    full = np.asarray(model.decode(TARGET, context, source_mask))
+    cross_cache = model.cross_attention_cache(context)
+    cache = model.initial_cache(2, max_length=8)
+    steps = []
+    for index in range(TARGET.shape[1]):
+        logits, cache = model.decode(
+            TARGET[:, index : index + 1],
+            source_padding_mask=source_mask,
+            cache=cache,
+            cache_update_index=index,
+            cross_attention_cache=cross_cache,
+        )
+        steps.append(np.asarray(logits))
+    real = TARGET != 0
+    assert_outputs_close(np.concatenate(steps, axis=1)[real], full[real], atol=1e-5)
+
+
+def test_cross_attention_scores_rows_sum_to_one_over_real_source():
+    model = tiny()
+    scores = model.cross_attention_scores(SOURCE, TARGET)
+    assert len(scores) == 1
+    scores = np.asarray(scores[0])
+    assert scores.shape == (2, 2, 5, 6)  # (B, N, T, S)
+    assert_outputs_close(scores.sum(-1), np.ones((2, 2, 5)), atol=1e-5)
+    assert np.all(scores[1, :, :2, 3:] < 1e-6)  # real target rows skip padded sources
+
+
+@pytest.mark.tf_only
+def test_greedy_equals_beam_size_one():
+    model = tiny()
+    tokens, _ = model.search(SOURCE, beam_size=1, max_length=7, alpha=0.0)
+    context, source_mask = model.encode(SOURCE)
+    sequence = np.full((2, 1), model.start_id)
+    for _ in range(7):
+        logits = np.asarray(model.decode(sequence, context, source_mask))
+        sequence = np.concatenate([sequence, logits[:, -1].argmax(-1)[:, None]], axis=1)
+    expected = sequence[:, 1:]
+    for row in range(2):  # compare up to and including the first end token
+        ends = np.flatnonzero(expected[row] == model.end_id)
+        stop = ends[0] + 1 if ends.size else 7
+        np.testing.assert_array_equal(tokens.numpy()[row, :stop], expected[row, :stop])
+        assert np.all(tokens.numpy()[row, stop:] == model.pad_id)
+
+
+@pytest.mark.tf_only
+def test_search_traces_once_for_all_batch_sizes_lengths_and_beams():
+    model = tiny()
+    model.search(SOURCE, beam_size=2, max_length=5)
+    model.search(SOURCE[:1, :3], beam_size=3, max_length=9)
+    tokens, scores = model.search(np.tile(SOURCE, (3, 1)), beam_size=1, max_length=3)
+    assert tokens.shape == (6, 3) and scores.shape == (6,)
+    assert model._compiled_search.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"beam_size": 0}, "beam_size"),
+        ({"beam_size": MAX_BEAM_SIZE + 1}, "beam_size"),
+        ({"max_length": 0}, "max_length"),
+    ],
+)
+def test_search_rejects_bad_settings(settings, message):
+    with pytest.raises(ValueError, match=f"{message}.*Received: {message}="):
+        tiny().search(SOURCE, **settings)
+
+
+@pytest.mark.tf_only
+def test_in_graph_checks_reject_bad_tensor_settings():
+    import tensorflow as tf
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="beam_size"):
+        tiny().search(SOURCE, beam_size=tf.constant(0))
+
+
+@pytest.mark.tf_only
+def test_max_length_above_the_model_maximum_is_clamped():
+    model = tiny(max_sequence_length=6)
+    tokens, _ = model.search(SOURCE, beam_size=2, max_length=50)
+    assert tokens.shape[1] == 6
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="Received: source_vocabulary_size=None"):
+        Transformer(num_encoder_layers=1)
+    with pytest.raises(ValueError, match="Received: end_id=40"):
+        tiny(end_id=40)
+    with pytest.raises(ValueError, match="Received: inputs=\\['source_ids'\\]"):
+        tiny()({"source_ids": SOURCE})
