@@ -76,6 +76,13 @@ class Task(keras.Model):
             **kwargs,
         )
 
+    def compile_from_config(self, config):
+        """Re-compiles a reloaded `.keras` model through this `compile` (Keras
+        skips custom `compile` methods and warns otherwise)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def default_optimizer(self):
         raise NotImplementedError
 

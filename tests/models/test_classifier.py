@@ -1,0 +1,239 @@
+"""TransformerClassifier: harness, pooling, masks, presets, tokenizer in config, training."""
+
+import keras
+import numpy as np
+import pytest
+
+from tests.harness import (
+    MIXED_PRECISION_POLICIES,
+    assert_finite,
+    dtype_policy,
+    run_model_test,
+    to_numpy,
+)
+from transformer_keras.models.classifier import TransformerClassifier
+
+TINY = dict(
+    vocabulary_size=20,
+    num_layers=1,
+    hidden_dim=8,
+    num_heads=2,
+    intermediate_dim=16,
+    max_sequence_length=12,
+    dropout=0.0,
+)
+TOKEN_IDS = np.array([[4, 5, 6, 7, 0, 0], [8, 9, 0, 0, 0, 0], [3, 4, 5, 6, 7, 8]], "int32")
+LABELS = np.array([0, 1, 2])
+
+
+def _classifier(**overrides):
+    return TransformerClassifier(**{**TINY, "num_classes": 3, **overrides})
+
+
+def _compiled(**overrides):
+    """Default loss and metrics; a constant rate so that the first step moves weights
+    (the default schedule warms up from 0)."""
+    model = _classifier(**overrides)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
+    return model
+
+
+def test_harness_token_ids(tmp_path):
+    run_model_test(
+        _compiled,
+        TOKEN_IDS,
+        targets=LABELS,
+        expected_output_shape=(3, 3),
+        tmp_path=tmp_path,
+        run_mixed_precision=False,  # logits stay float32: checked below
+    )
+
+
+def test_harness_dict_inputs_cls_pooling(tmp_path):
+    run_model_test(
+        lambda: _compiled(pooling="cls"),
+        {"token_ids": TOKEN_IDS, "padding_mask": TOKEN_IDS != 0},
+        targets=LABELS,
+        expected_output_shape=(3, 3),
+        tmp_path=tmp_path,
+        run_mixed_precision=False,
+    )
+
+
+@pytest.mark.parametrize("policy", MIXED_PRECISION_POLICIES)
+def test_mixed_precision_logits_are_float32(policy):
+    with dtype_policy(policy):
+        model = _classifier()
+        logits = model(TOKEN_IDS)
+        assert model.backbone.compute_dtype == keras.DTypePolicy(policy).compute_dtype
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    assert_finite(logits)
+
+
+def test_dict_padding_mask_equals_ids_padding():
+    model = _classifier()
+    from_ids = to_numpy(model(TOKEN_IDS))
+    from_dict = to_numpy(model({"token_ids": TOKEN_IDS, "padding_mask": TOKEN_IDS != 0}))
+    np.testing.assert_allclose(from_dict, from_ids, atol=1e-6)
+    # The explicit mask wins: masking one more real token changes the logits.
+    mask = TOKEN_IDS != 0
+    mask[0, 3] = False
+    changed = to_numpy(model({"token_ids": TOKEN_IDS, "padding_mask": mask}))
+    assert not np.allclose(changed[0], from_ids[0], atol=1e-4)
+    np.testing.assert_allclose(changed[1:], from_ids[1:], atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_padding_does_not_change_logits(pooling):
+    model = _classifier(pooling=pooling)
+    short = to_numpy(model(TOKEN_IDS))
+    padded = np.pad(TOKEN_IDS, [(0, 0), (0, 5)])
+    np.testing.assert_allclose(to_numpy(model(padded)), short, atol=1e-5)
+
+
+def test_mean_pooling_averages_real_tokens_only():
+    model = _classifier()
+    logits = to_numpy(model(TOKEN_IDS))
+    hidden = to_numpy(model.backbone(TOKEN_IDS))  # (B, T, D)
+    real = TOKEN_IDS != 0
+    pooled = np.stack([hidden[b][real[b]].mean(axis=0) for b in range(len(TOKEN_IDS))])
+    expected = pooled @ to_numpy(model.head.kernel) + to_numpy(model.head.bias)
+    np.testing.assert_allclose(logits, expected, atol=1e-5)
+
+
+def test_cls_pooling_reads_the_first_position():
+    model = _classifier(pooling="cls")
+    logits = to_numpy(model(TOKEN_IDS))
+    hidden = to_numpy(model.backbone(TOKEN_IDS))  # (B, T, D)
+    expected = hidden[:, 0] @ to_numpy(model.head.kernel) + to_numpy(model.head.bias)
+    np.testing.assert_allclose(logits, expected, atol=1e-5)
+
+
+def test_all_padding_row_is_finite():
+    model = _classifier()
+    logits = to_numpy(model(np.zeros((2, 5), "int32")))
+    assert np.isfinite(logits).all()
+    # Mean over no tokens pools to zeros: the logits are the head's bias.
+    np.testing.assert_allclose(logits, np.tile(to_numpy(model.head.bias), (2, 1)), atol=1e-6)
+
+
+def test_attention_scores_shapes_and_padding():
+    model = _classifier(num_layers=2)
+    scores = [to_numpy(s) for s in model.attention_scores(TOKEN_IDS)]
+    assert len(scores) == 2
+    for layer_scores in scores:
+        assert layer_scores.shape == (3, 2, 6, 6)  # (B, N, T, T)
+        np.testing.assert_allclose(layer_scores.sum(-1), 1.0, atol=1e-5)
+        # No real query attends to a padding key.
+        assert np.all(layer_scores[1, :, :2, 2:] == 0.0)
+
+
+def test_presets_and_overrides():
+    assert TransformerClassifier.preset_names() == ["base", "small", "tiny"]
+    model = TransformerClassifier.from_preset(
+        "small", num_classes=4, vocabulary_size=50, num_layers=1
+    )
+    assert (model.num_layers, model.hidden_dim, model.num_classes) == (1, 128, 4)
+    assert model.backbone.num_layers == 1
+    base = TransformerClassifier.preset_config("base")
+    assert base["num_layers"] > TransformerClassifier.preset_config("small")["num_layers"]
+    with pytest.raises(ValueError, match="Received: preset='huge'"):
+        TransformerClassifier.from_preset("huge", num_classes=2, vocabulary_size=5)
+    with pytest.raises(ValueError, match="no argument"):
+        TransformerClassifier.from_preset("tiny", num_clases=2)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"num_classes": 1}, "Received: num_classes=1"),
+        ({"num_classes": 2.5}, "Received: num_classes=2.5"),
+        ({"pooling": "max"}, "Received: pooling='max'"),
+        ({"classifier_dropout": 1.5}, "Received: classifier_dropout=1.5"),
+        ({"label_names": ["a", "b"]}, r"Received: label_names=\['a', 'b'\]"),
+        ({"vocabulary_size": None}, "Received: vocabulary_size=None"),
+    ],
+)
+def test_bad_arguments(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _classifier(**overrides)
+
+
+def test_label_names_default_and_config():
+    assert _classifier().label_names == ["0", "1", "2"]
+    model = _classifier(label_names=["neg", "neutral", "pos"])
+    assert TransformerClassifier.from_config(model.get_config()).label_names == [
+        "neg",
+        "neutral",
+        "pos",
+    ]
+
+
+def test_preprocess_without_tokenizer_is_a_clear_error():
+    with pytest.raises(ValueError, match="Received: tokenizer=None"):
+        _classifier().preprocess(["text"])
+
+
+@pytest.mark.tf_only
+def test_tokenizer_and_labels_survive_keras_file(tmp_path):
+    from transformer_keras.text import ByteTokenizer
+
+    model = _classifier(
+        vocabulary_size=None,
+        tokenizer=ByteTokenizer(),
+        label_names=["a", "b", "c"],
+        pooling="cls",
+    )
+    assert model.vocabulary_size == ByteTokenizer().vocabulary_size
+    texts = ["good", "", "a text longer than twelve bytes"]
+    labels, ids, probabilities = model.classify(texts)
+    token_ids = to_numpy(model.preprocess(texts))
+    assert token_ids.shape == (3, TINY["max_sequence_length"])
+    assert (token_ids[:, 0] == model.tokenizer.start_id).all()  # cls pooling
+    model.save(tmp_path / "classifier.keras")
+    loaded = keras.saving.load_model(tmp_path / "classifier.keras")
+    assert type(loaded.tokenizer) is ByteTokenizer
+    loaded_labels, loaded_ids, loaded_probabilities = loaded.classify(texts)
+    assert loaded_labels == labels and list(loaded_ids) == list(ids)
+    np.testing.assert_allclose(loaded_probabilities, probabilities, atol=1e-6)
+
+
+@pytest.mark.tf_only
+def test_preprocess_replaces_invalid_utf8():
+    from transformer_keras.text import ByteTokenizer
+
+    model = _classifier(vocabulary_size=None, tokenizer=ByteTokenizer())
+    clean = to_numpy(model.preprocess(["ab\ufffdc"]))
+    dirty = to_numpy(model.preprocess([b"ab\xffc"]))
+    np.testing.assert_array_equal(dirty, clean)
+
+
+def test_compile_defaults_and_reload_keeps_optimizer_state(tmp_path):
+    model = _classifier()
+    model.compile(total_steps=10, run_eagerly=True)
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    rates = [float(schedule(step)) for step in (0, 1, 9)]
+    assert rates[0] < rates[1] and rates[2] < rates[1]  # warmup, then decay
+    model.fit(TOKEN_IDS, LABELS, epochs=2, verbose=0)
+    model.save(tmp_path / "compiled.keras")
+    loaded = keras.saving.load_model(tmp_path / "compiled.keras")
+    assert isinstance(loaded.optimizer, keras.optimizers.AdamW)
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 2
+    assert list(loaded.metrics_names) == list(model.metrics_names)
+
+
+def test_fit_learns_a_keyword_rule():
+    """Class 1 iff token 5 occurs: the tiny model must learn it."""
+    rng = np.random.default_rng(0)
+    token_ids = rng.integers(6, 20, size=(128, 8)).astype("int32")
+    labels = rng.integers(0, 2, size=128)
+    positions = rng.integers(0, 8, size=128)
+    token_ids[labels == 1, positions[labels == 1]] = 5
+    model = _classifier(num_classes=2)
+    # Default loss and metrics; eager, as tracing costs more than 16 tiny steps.
+    model.compile(optimizer=keras.optimizers.Adam(2e-2), run_eagerly=True)
+    model.fit(token_ids, labels, batch_size=64, epochs=8, verbose=0)
+    _, accuracy = model.evaluate(token_ids, labels, verbose=0)
+    assert accuracy > 0.95

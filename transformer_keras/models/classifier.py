@@ -1,0 +1,317 @@
+"""Encoder-only text classifier: token ids -> class logits.
+
+`Backbone(stack="encoder")` -> pooling over real tokens -> dropout -> dense
+head. The tokenizer that made the ids and the label names travel with the model
+(its config and its `.keras` file), so `classify(texts)` and the exported
+SavedModel go from text to label name.
+
+Legend: B batch, T length, D width, C classes, N heads, L layers.
+"""
+
+import keras
+from keras import ops
+
+from transformer_keras.layers.validation import check_choice, check_positive_int, check_rate
+from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.task import BACKBONE_KEYS, Task
+
+POOLINGS = ("mean", "cls")
+
+
+@keras.saving.register_keras_serializable(package="transformer_keras")
+class TransformerClassifier(Task):
+    """Transformer encoder with a classification head.
+
+    Args:
+        num_classes: `C`, at least 2.
+        vocabulary_size: `V`. Defaults to `tokenizer.vocabulary_size`.
+        num_layers, hidden_dim, num_heads, intermediate_dim,
+        max_sequence_length, position, pad_id, num_key_value_heads,
+        activation, dropout, attention_dropout, normalize_first,
+        layer_norm_epsilon, use_bias: the encoder `Backbone`'s arguments.
+            `max_sequence_length` is also where `preprocess` truncates texts.
+        pooling: `"mean"` averages the hidden states of the real (non-padding)
+            tokens; `"cls"` takes the state of the first token, which
+            `preprocess` makes the tokenizer's start token.
+        classifier_dropout: dropout on the pooled vector before the head.
+        tokenizer: optional tokenizer layer of `transformer_keras.text`; it
+            is saved with the model and used by `preprocess` / `classify`.
+        label_names: optional list of `C` class names; defaults to
+            `["0", "1", ...]`.
+
+    Call arguments:
+        inputs: `(B, T)` token ids (padding derived from `pad_id`), or a dict
+            `{"token_ids": (B, T), "padding_mask": (B, T) boolean}`.
+        training: enables dropout.
+
+    Returns:
+        `(B, C)` logits, float32 under every dtype policy.
+
+    Example:
+    >>> import numpy as np
+    >>> model = TransformerClassifier.from_preset(
+    ...     "tiny", num_classes=3, vocabulary_size=50)
+    >>> model(np.array([[4, 5, 6, 0]])).shape
+    (1, 3)
+    """
+
+    presets = {
+        "tiny": dict(
+            num_layers=1,
+            hidden_dim=32,
+            num_heads=2,
+            intermediate_dim=64,
+            max_sequence_length=64,
+            dropout=0.1,
+        ),
+        "small": dict(
+            num_layers=2,
+            hidden_dim=128,
+            num_heads=4,
+            intermediate_dim=256,
+            max_sequence_length=128,
+            dropout=0.1,
+            classifier_dropout=0.2,
+        ),
+        "base": dict(
+            num_layers=6,
+            hidden_dim=512,
+            num_heads=8,
+            intermediate_dim=2048,
+            max_sequence_length=512,
+            dropout=0.1,
+            classifier_dropout=0.1,
+        ),
+    }
+    config_keys = (
+        "num_classes",
+        "vocabulary_size",
+        *BACKBONE_KEYS,
+        "pooling",
+        "classifier_dropout",
+        "tokenizer",
+        "label_names",
+    )
+
+    def __init__(
+        self,
+        num_classes,
+        vocabulary_size=None,
+        num_layers=2,
+        hidden_dim=128,
+        num_heads=4,
+        intermediate_dim=256,
+        max_sequence_length=128,
+        pooling="mean",
+        position="learned",
+        pad_id=0,
+        num_key_value_heads=None,
+        activation="relu",
+        dropout=0.1,
+        attention_dropout=0.0,
+        classifier_dropout=0.0,
+        normalize_first=False,
+        layer_norm_epsilon=1e-5,
+        use_bias=True,
+        tokenizer=None,
+        label_names=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int("num_classes", num_classes)
+        if num_classes < 2:
+            raise ValueError(
+                f"A classifier needs at least 2 classes. Received: num_classes={num_classes}"
+            )
+        check_choice("pooling", pooling, POOLINGS)
+        check_rate("classifier_dropout", classifier_dropout)
+        if vocabulary_size is None:
+            if tokenizer is None:
+                raise ValueError(
+                    "Pass `vocabulary_size` or a `tokenizer` to take it from. "
+                    "Received: vocabulary_size=None"
+                )
+            vocabulary_size = int(tokenizer.vocabulary_size)
+        if label_names is None:
+            label_names = [str(i) for i in range(num_classes)]
+        label_names = [str(name) for name in label_names]
+        if len(label_names) != num_classes:
+            raise ValueError(
+                f"`label_names` must have num_classes={num_classes} entries. "
+                f"Received: label_names={label_names}"
+            )
+        if tokenizer is not None and pooling == "cls" and tokenizer.start_id is None:
+            raise ValueError(
+                "`pooling='cls'` needs a tokenizer with a start token. "
+                f"Received: pooling={pooling!r}"
+            )
+        self.num_classes = num_classes
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.max_sequence_length = max_sequence_length
+        self.pooling = pooling
+        self.position = position
+        self.pad_id = pad_id
+        self.num_key_value_heads = num_key_value_heads
+        self.activation = activation
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.classifier_dropout = classifier_dropout
+        self.normalize_first = normalize_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.use_bias = use_bias
+        self.tokenizer = tokenizer
+        self.label_names = label_names
+
+        self.backbone = Backbone(
+            vocabulary_size,
+            stack="encoder",
+            **{key: getattr(self, key) for key in BACKBONE_KEYS},
+            dtype=self.dtype_policy,
+            name="backbone",
+        )
+        self.head_dropout = keras.layers.Dropout(
+            classifier_dropout, dtype=self.dtype_policy, name="head_dropout"
+        )
+        # float32 logits (and softmax/loss) under mixed precision.
+        self.head = keras.layers.Dense(num_classes, dtype="float32", name="head")
+
+    # ------------------------------------------------------------------ graph
+    def build(self, inputs_shape):
+        if isinstance(inputs_shape, dict):
+            inputs_shape = inputs_shape["token_ids"]
+        self.backbone.build(tuple(inputs_shape))
+        self.head.build((None, self.hidden_dim))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        hidden = self._encode(inputs, training=training)
+        pooled = self._pool(hidden, self._padding_mask(inputs))  # (B, D)
+        pooled = self.head_dropout(pooled, training=training)
+        return self.head(pooled)  # (B, C)
+
+    def _padding_mask(self, inputs):
+        if isinstance(inputs, dict):
+            mask = inputs.get("padding_mask")
+            if mask is not None:
+                return ops.cast(mask, "bool")
+            inputs = inputs["token_ids"]
+        return self.backbone.padding_mask(inputs)
+
+    def _encode(self, inputs, training=None, return_attention_scores=False):
+        token_ids = inputs["token_ids"] if isinstance(inputs, dict) else inputs
+        return self.backbone(
+            token_ids,
+            padding_mask=self._padding_mask(inputs),
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+
+    def _pool(self, hidden, padding_mask):
+        """`(B, T, D)` hidden states -> `(B, D)`, in float32."""
+        hidden = ops.cast(hidden, "float32")
+        if self.pooling == "cls":
+            return hidden[:, 0, :]  # (B, D)
+        weights = ops.cast(padding_mask, "float32")[:, :, None]  # (B, T, 1)
+        total = ops.sum(hidden * weights, axis=1)  # (B, D)
+        # An all-padding row (an empty text) pools to zeros, not NaN.
+        count = ops.maximum(ops.sum(weights, axis=1), 1.0)  # (B, 1)
+        return total / count
+
+    def compute_output_shape(self, inputs_shape):
+        if isinstance(inputs_shape, dict):
+            inputs_shape = inputs_shape["token_ids"]
+        return (inputs_shape[0], self.num_classes)
+
+    # -------------------------------------------------------------- inference
+    def attention_scores(self, inputs):
+        """Per-layer attention probabilities, a list of `L` arrays `(B, N, T, T)`.
+
+        Args:
+            inputs: token ids `(B, T)` or the dict accepted by `call`.
+        """
+        _, scores = self._encode(inputs, return_attention_scores=True)
+        return scores
+
+    def preprocess(self, texts):
+        """Strings `(B,)` -> `(B, max_sequence_length)` int32 token ids.
+
+        Invalid UTF-8 bytes are replaced (U+FFFD) before tokenizing; texts
+        longer than `max_sequence_length` tokens are truncated. With
+        `pooling="cls"` each sequence starts with the start token. Runs inside
+        `tf.data` and inside exported graphs (TensorFlow ops).
+        """
+        import tensorflow as tf
+
+        if self.tokenizer is None:
+            raise ValueError(
+                "This classifier has no tokenizer; pass token ids, or build it with "
+                "`tokenizer=`. Received: tokenizer=None"
+            )
+        texts = tf.strings.unicode_transcode(
+            tf.convert_to_tensor(texts, tf.string),
+            "UTF-8",
+            "UTF-8",
+            errors="replace",
+            replace_control_characters=False,
+        )
+        return self.tokenizer.encode(
+            texts,
+            sequence_length=self.max_sequence_length,
+            add_start=self.pooling == "cls",
+            add_end=False,
+        )
+
+    def classify(self, texts, batch_size=64):
+        """Label names, label ids and probabilities of a list of strings.
+
+        Returns:
+            `(labels, label_ids, probabilities)`: a list of `B` names, a `(B,)`
+            int64 NumPy array and a `(B, C)` float32 NumPy array.
+        """
+        import numpy as np
+
+        token_ids = self.preprocess(list(texts))
+        logits = self.predict(token_ids, batch_size=batch_size, verbose=0)
+        probabilities = ops.convert_to_numpy(ops.softmax(logits, axis=-1))
+        label_ids = np.argmax(probabilities, axis=-1).astype("int64")
+        return [self.label_names[i] for i in label_ids], label_ids, probabilities
+
+    # ------------------------------------------------------------- training
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", total_steps=None, **kw):
+        """`Task.compile`; `total_steps` (epochs x steps per epoch) sets the
+        length of the default warmup-then-cosine-decay learning rate."""
+        self._total_steps = total_steps
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kw)
+
+    def default_optimizer(self):
+        from transformer_keras.training.schedules import warmup_cosine
+
+        total_steps = getattr(self, "_total_steps", None) or 10_000
+        schedule = warmup_cosine(
+            5e-4, warmup_steps=max(1, total_steps // 10), total_steps=total_steps
+        )
+        return keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0)
+
+    def default_loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def default_metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        if self.tokenizer is not None:
+            config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("tokenizer") is not None:
+            config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
+        return super().from_config(config)
