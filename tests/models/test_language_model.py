@@ -1,0 +1,298 @@
+"""Tests of `TransformerLM`: the harness, causality, cached generation and scoring."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.harness import assert_finite, dtype_policy, run_model_test
+from transformer_keras.models.language_model import MAX_NEW_TOKENS, TransformerLM
+from transformer_keras.text import ByteTokenizer
+
+CONTEXT = 16
+TINY = dict(
+    num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32, max_sequence_length=CONTEXT
+)
+PROMPTS = [[70, 71, 72, 73, 74], [80], [90, 91, 92]]
+
+
+@pytest.fixture(scope="module")
+def model():
+    """One byte-level model for the generation tests (each traced loop is reused).
+
+    Its weights are drawn large, so that its greedy continuations vary from
+    token to token (a freshly initialized model repeats one token), which
+    makes cache and stop-token errors visible.
+    """
+    lm = TransformerLM(**TINY, tokenizer=ByteTokenizer())
+    lm.build()
+    rng = np.random.default_rng(1)
+    for weight in lm.weights:
+        weight.assign(rng.normal(scale=0.5, size=weight.shape).astype("float32"))
+    return lm
+
+
+def reference_greedy(model, prompt, max_new_tokens):
+    """Greedy decoding by full recomputation, one plain forward pass per token."""
+    tokens = list(prompt)
+    for _ in range(max_new_tokens):
+        logits = model(np.array([tokens[-CONTEXT:]]))[0, -1].numpy()
+        logits[model.pad_id] = -np.inf  # decoding never produces padding
+        tokens.append(int(np.argmax(logits)))
+    return tokens[len(prompt) :]
+
+
+def compiled_tiny_model(**overrides):
+    """Default loss and metrics; a constant rate (the default warmup starts at 0)."""
+    import keras
+
+    model = TransformerLM(**{**TINY, "vocabulary_size": 40, **overrides})
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+# ---------------------------------------------------------------- the model
+def test_harness(tmp_path, rng):
+    ids = rng.integers(1, 40, size=(2, 6)).astype("int32")
+    _, logits = run_model_test(
+        compiled_tiny_model,
+        ids,
+        targets=np.roll(ids, -1, axis=1),
+        tmp_path=tmp_path,
+        expected_output_shape=(2, 6, 40),
+        run_mixed_precision=False,  # logits stay float32: checked below
+    )
+    assert logits.dtype == "float32"
+
+
+def test_untied_output_projection_is_its_own_weight(tmp_path):
+    import keras
+
+    model = TransformerLM(**TINY, vocabulary_size=40, tie_embeddings=False)
+    ids = np.array([[5, 6, 7]])
+    logits = model(ids)
+    assert model.lm_head.kernel.shape == (16, 40)
+    model.lm_head.kernel.assign(np.zeros((16, 40), "float32"))
+    np.testing.assert_array_equal(model(ids), np.zeros((1, 3, 40)))
+    assert not np.allclose(logits, 0.0)
+    model.save(tmp_path / "untied.keras")
+    restored = keras.saving.load_model(tmp_path / "untied.keras")
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(restored(ids), np.zeros((1, 3, 40)))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_logits_are_float32_and_finite(policy):
+    with dtype_policy(policy):
+        model = TransformerLM(**TINY, vocabulary_size=40)
+        logits = model(np.array([[5, 6, 7, 8]]))
+    assert logits.dtype == "float32"
+    assert_finite(logits)
+    assert model.backbone.compute_dtype == keras_compute_dtype(policy)
+
+
+def keras_compute_dtype(policy):
+    import keras
+
+    return keras.DTypePolicy(policy).compute_dtype
+
+
+def test_presets_follow_nanogpt():
+    cpu = TransformerLM.preset_config("nanogpt-cpu")
+    gpu = TransformerLM.preset_config("nanogpt-gpu")
+    shape = ("num_layers", "num_heads", "hidden_dim", "max_sequence_length", "dropout")
+    assert tuple(cpu[key] for key in shape) == (4, 4, 128, 64, 0.0)
+    assert tuple(gpu[key] for key in shape) == (6, 6, 384, 256, 0.2)
+    model = TransformerLM.from_preset("nanogpt-cpu", vocabulary_size=65)
+    model.build()
+    # nanoGPT prints 0.80M parameters (no position table, no layer-norm biases).
+    position_table = 64 * 128
+    norm_biases = (2 * 4 + 1) * 128
+    assert round((model.count_params() - position_table - norm_biases) / 1e6, 2) == 0.80
+
+
+def test_a_vocabulary_size_or_a_tokenizer_is_needed():
+    with pytest.raises(ValueError, match="Received: vocabulary_size=None"):
+        TransformerLM(**TINY)
+    with pytest.raises(ValueError, match="Received: vocabulary_size=99"):
+        TransformerLM(**TINY, vocabulary_size=99, tokenizer=ByteTokenizer())
+    assert TransformerLM(**TINY, tokenizer=ByteTokenizer()).vocabulary_size == 260
+
+
+def test_attention_is_causal(model):
+    ids = np.array([[70, 71, 72, 73, 74, 75]])
+    changed = ids.copy()
+    changed[0, 4:] = [100, 101]
+    np.testing.assert_allclose(model(ids)[0, :4], model(changed)[0, :4], atol=1e-6)
+    assert not np.allclose(model(ids)[0, 4:], model(changed)[0, 4:])
+
+
+def test_attention_scores_are_causal_distributions(model):
+    scores = model.attention_scores(np.array([[70, 71, 72, 73]]))
+    assert len(scores) == 2
+    for layer_scores in scores:
+        layer_scores = np.asarray(layer_scores)
+        assert layer_scores.shape == (1, 2, 4, 4)
+        np.testing.assert_allclose(layer_scores.sum(-1), 1.0, atol=1e-5)
+        assert np.all(np.triu(layer_scores[0, 0], k=1) == 0)
+
+
+def test_cached_steps_equal_the_full_forward_pass(model):
+    ids = np.array([[70, 71, 72, 73, 74, 75, 76]], "int32")
+    full = model(ids).numpy()
+    cache = model.initial_cache(1)
+    logits, cache = model.call_with_cache(ids[:, :3], cache, 0)  # prefill 3 tokens
+    steps = [logits.numpy()]
+    for index in range(3, 7):
+        logits, cache = model.call_with_cache(ids[:, index : index + 1], cache, index)
+        steps.append(logits.numpy())
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+# ----------------------------------------------------------------- generate
+@pytest.mark.tf_only
+def test_greedy_with_cache_equals_greedy_by_full_recomputation(model):
+    cached = model.generate(PROMPTS, max_new_tokens=9, temperature=0.0)
+    recomputed = model.generate(PROMPTS, max_new_tokens=9, temperature=0.0, use_cache=False)
+    assert cached == recomputed
+    assert cached[:2] == [reference_greedy(model, prompt, 9) for prompt in PROMPTS[:2]]
+
+
+@pytest.mark.tf_only
+def test_sampling_with_cache_equals_sampling_by_full_recomputation(model):
+    # Sampled tokens depend on every logit, so they check the cache harder.
+    settings = dict(max_new_tokens=10, temperature=1.0, seed=5)
+    cached = model.generate(PROMPTS, **settings)
+    assert cached == model.generate(PROMPTS, use_cache=False, **settings)
+    assert len({tuple(row) for row in cached}) == 3
+    assert len(set(cached[0])) > 3  # a random model samples varied tokens
+
+
+@pytest.mark.tf_only
+def test_a_batch_decodes_like_each_prompt_alone(model):
+    batch = model.generate(PROMPTS, max_new_tokens=6, temperature=0.0)
+    assert batch == [model.generate(p, max_new_tokens=6, temperature=0.0) for p in PROMPTS]
+
+
+@pytest.mark.tf_only
+def test_one_trace_serves_every_batch_prompt_and_setting(model):
+    function = model.generate_function()
+    model.generate([[70]], max_new_tokens=2, temperature=0.0)
+    model.generate(PROMPTS, max_new_tokens=5, temperature=0.7, top_k=5, seed=1)
+    model.generate([[70] * 12] * 7, max_new_tokens=30, top_p=0.9, seed=2, stop_token=71)
+    model.generate(["some text", ""], max_new_tokens=3, temperature=1.5, top_k=3, top_p=0.5)
+    assert function.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.tf_only
+def test_same_seed_same_text_and_other_seed_other_text(model):
+    first = model.generate(PROMPTS, max_new_tokens=8, seed=11)
+    assert model.generate(PROMPTS, max_new_tokens=8, seed=11) == first
+    assert model.generate(PROMPTS, max_new_tokens=8, seed=12) != first
+
+
+@pytest.mark.tf_only
+def test_generation_stops_after_the_stop_token(model):
+    free = model.generate([80], max_new_tokens=12, temperature=0.0)
+    position = next(i for i, token in enumerate(free) if token not in free[:i] and i > 0)
+    stopped = model.generate(
+        [80], max_new_tokens=12, temperature=0.0, stop_token=free[position]
+    )
+    assert stopped == free[:position]
+
+
+@pytest.mark.tf_only
+def test_prompts_longer_than_the_context_keep_their_last_tokens(model):
+    long_prompt = list(range(60, 60 + CONTEXT + 7))
+    assert model.generate(long_prompt, max_new_tokens=4, temperature=0.0) == model.generate(
+        long_prompt[-CONTEXT:], max_new_tokens=4, temperature=0.0
+    )
+
+
+@pytest.mark.tf_only
+def test_generation_past_the_context_continues(model):
+    continuation = model.generate([70, 71], max_new_tokens=3 * CONTEXT, temperature=0.0)
+    assert len(continuation) == 3 * CONTEXT
+    assert model.pad_id not in continuation
+
+
+@pytest.mark.tf_only
+def test_text_prompts_return_text(model):
+    texts = model.generate(["Hello", "", "caf\u00e9"], max_new_tokens=5, seed=0)
+    assert isinstance(texts, list) and all(isinstance(text, str) for text in texts)
+    assert isinstance(model.generate("Hello", max_new_tokens=5, seed=0), str)
+    # The empty prompt starts from the start token: as if its ids were [start].
+    start = model.tokenizer.start_id
+    ids = model.generate([[start]], max_new_tokens=4, temperature=0.0)
+    empty_ids = model.generate([[]], max_new_tokens=4, temperature=0.0)
+    assert empty_ids == ids
+
+
+@pytest.mark.tf_only
+def test_invalid_utf8_prompt_is_generated_from_its_bytes(model):
+    text = model.generate(b"\xff\xfeab\xc3", max_new_tokens=4, temperature=0.0)
+    assert text == model.tokenizer.detokenize(
+        model.generate([0xFF + 4, 0xFE + 4, 97 + 4, 98 + 4, 0xC3 + 4], 4, temperature=0.0)
+    ).numpy().decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(max_new_tokens=0), "max_new_tokens"),
+        (dict(max_new_tokens=-3), "max_new_tokens"),
+        (dict(max_new_tokens=MAX_NEW_TOKENS + 1), "max_new_tokens"),
+        (dict(max_new_tokens=2.0), "max_new_tokens"),
+        (dict(max_new_tokens=2, temperature=-1.0), "temperature"),
+        (dict(max_new_tokens=2, temperature=float("nan")), "temperature"),
+        (dict(max_new_tokens=2, top_k=-1), "top_k"),
+        (dict(max_new_tokens=2, top_p=0.0), "top_p"),
+        (dict(max_new_tokens=2, top_p=1.01), "top_p"),
+        (dict(max_new_tokens=2, stop_token=260), "stop_token"),
+        (dict(max_new_tokens=2, seed="one"), "seed"),
+    ],
+)
+def test_bad_generation_arguments_raise_value_error(model, kwargs, name):
+    with pytest.raises(ValueError, match=rf"`{name}`.*Received: {name}="):
+        model.generate([70, 71], **kwargs)
+
+
+@pytest.mark.parametrize("prompts", [[[70, 300]], [[70, -1]], [["a", [70]]], [[70], "a"], 7])
+def test_bad_prompts_raise_value_error(model, prompts):
+    with pytest.raises(ValueError, match="Received: prompts="):
+        model.generate(prompts, max_new_tokens=2)
+
+
+def test_text_or_empty_prompts_need_a_tokenizer():
+    model = TransformerLM(**TINY, vocabulary_size=40)
+    with pytest.raises(ValueError, match="tokenizer.*Received: prompts="):
+        model.generate("hello", max_new_tokens=2)
+    with pytest.raises(ValueError, match="start token.*Received: prompts="):
+        model.generate([[5], []], max_new_tokens=2)
+
+
+# -------------------------------------------------------------------- score
+def manual_mean_nll(model, ids):
+    """Mean NLL of ids[1:] from one plain forward pass (ids fit the context)."""
+    logits = model(np.array([ids[:-1]]))[0].numpy().astype("float64")
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return -np.mean([log_probs[i, token] for i, token in enumerate(ids[1:])])
+
+
+@pytest.mark.tf_only
+def test_score_is_the_mean_negative_log_likelihood(model):
+    start = model.tokenizer.start_id
+    texts = ["Hi there", "abc"]
+    expected = [manual_mean_nll(model, [start] + [ord(c) + 4 for c in t]) for t in texts]
+    np.testing.assert_allclose(model.score(texts), expected, rtol=1e-5)
+    assert model.score("") == 0.0
+
+
+@pytest.mark.tf_only
+def test_score_of_long_ids_covers_every_token_once(model):
+    ids = list(np.random.default_rng(0).integers(4, 260, size=2 * CONTEXT + 5))
+    frames = [ids[0 : CONTEXT + 1], ids[CONTEXT : 2 * CONTEXT + 1], ids[2 * CONTEXT :]]
+    per_frame = [manual_mean_nll(model, frame) * (len(frame) - 1) for frame in frames]
+    expected = sum(per_frame) / (len(ids) - 1)
+    actual = model.score_ids(tf.ragged.constant([ids, ids[:3]], tf.int32)).numpy()
+    np.testing.assert_allclose(actual[0], expected, rtol=1e-5)
+    np.testing.assert_allclose(actual[1], manual_mean_nll(model, ids[:3]), rtol=1e-5)

@@ -1,0 +1,598 @@
+"""Decoder-only language model (GPT-style) with cached, compiled generation.
+
+`Backbone(stack="decoder", cross_attention=False)` -> final norm -> output
+projection (tied to the token embedding by default). Training is plain
+`model.fit` on `(inputs, targets)` windows shifted by one token
+(`transformer_keras.data.language_modeling`). `generate()` runs the one
+compiled decode loop of `transformer_keras.generation.decode` (prefill once,
+then one token per step from the KV cache); `score()` gives the mean negative
+log-likelihood of texts. The tokenizer, when given, travels with the model.
+
+Legend: B batch, T length, F frames per text, C context length, D width,
+V vocabulary, N heads, L layers.
+"""
+
+import keras
+from keras import ops
+
+from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.task import BACKBONE_KEYS, Task
+
+# Longest continuation `generate` produces in one call (Python and SavedModel).
+MAX_NEW_TOKENS = 4096
+
+
+@keras.saving.register_keras_serializable(package="transformer_keras")
+class TransformerLM(Task):
+    """Causal Transformer language model (pre-LN, GELU, tied embeddings).
+
+    Args:
+        vocabulary_size: `V`. Defaults to `tokenizer.vocabulary_size`.
+        num_layers, hidden_dim, num_heads, intermediate_dim,
+        max_sequence_length, position, pad_id, num_key_value_heads,
+        activation, dropout, attention_dropout, normalize_first,
+        layer_norm_epsilon, use_bias: the decoder `Backbone`'s arguments.
+            `max_sequence_length` is the context `C`: the longest input, the
+            size of the KV cache, and where prompts are cut (last tokens kept).
+        scale_embeddings: multiply token embeddings by `sqrt(D)`.
+        tie_embeddings: project to the vocabulary with the transposed token
+            embedding (True) or with a separate `lm_head` Dense layer.
+        tokenizer: optional tokenizer layer of `transformer_keras.text`; saved
+            with the model, used by `generate(strings)` and `score`.
+
+    Call arguments:
+        inputs: `(B, T)` token ids, or a dict `{"token_ids": (B, T),
+            "padding_mask": (B, T) boolean}`. Attention is causal.
+        training: enables dropout.
+
+    Returns:
+        `(B, T, V)` next-token logits, float32 under every dtype policy.
+
+    Example:
+    >>> import numpy as np
+    >>> model = TransformerLM.from_preset("tiny", vocabulary_size=50)
+    >>> model(np.array([[4, 5, 6]])).shape
+    (1, 3, 50)
+    >>> len(model.generate([4, 5, 6], max_new_tokens=3, temperature=0.0))
+    3
+    """
+
+    presets = {
+        "tiny": dict(
+            num_layers=2,
+            hidden_dim=32,
+            num_heads=2,
+            intermediate_dim=64,
+            max_sequence_length=64,
+        ),
+        # nanoGPT's shakespeare_char recipe for a CPU ("baby GPT", no dropout).
+        "nanogpt-cpu": dict(
+            num_layers=4,
+            hidden_dim=128,
+            num_heads=4,
+            intermediate_dim=512,
+            max_sequence_length=64,
+            dropout=0.0,
+            use_bias=False,
+        ),
+        # nanoGPT's shakespeare_char recipe for a GPU.
+        "nanogpt-gpu": dict(
+            num_layers=6,
+            hidden_dim=384,
+            num_heads=6,
+            intermediate_dim=1536,
+            max_sequence_length=256,
+            dropout=0.2,
+            use_bias=False,
+        ),
+        "small": dict(
+            num_layers=4,
+            hidden_dim=256,
+            num_heads=4,
+            intermediate_dim=1024,
+            max_sequence_length=256,
+            dropout=0.1,
+        ),
+    }
+    config_keys = (
+        "vocabulary_size",
+        *BACKBONE_KEYS,
+        "scale_embeddings",
+        "tie_embeddings",
+        "tokenizer",
+    )
+
+    def __init__(
+        self,
+        vocabulary_size=None,
+        num_layers=4,
+        hidden_dim=128,
+        num_heads=4,
+        intermediate_dim=512,
+        max_sequence_length=256,
+        position="learned",
+        pad_id=0,
+        num_key_value_heads=None,
+        activation="gelu",
+        dropout=0.0,
+        attention_dropout=0.0,
+        normalize_first=True,
+        layer_norm_epsilon=1e-5,
+        use_bias=True,
+        scale_embeddings=True,
+        tie_embeddings=True,
+        tokenizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if vocabulary_size is None:
+            if tokenizer is None:
+                raise ValueError(
+                    "Pass `vocabulary_size` or a `tokenizer` to take it from. "
+                    "Received: vocabulary_size=None"
+                )
+            vocabulary_size = int(tokenizer.vocabulary_size)
+        check_positive_int("vocabulary_size", vocabulary_size)
+        if tokenizer is not None and tokenizer.vocabulary_size != vocabulary_size:
+            raise ValueError(
+                f"`vocabulary_size` must equal the tokenizer's ({tokenizer.vocabulary_size}). "
+                f"Received: vocabulary_size={vocabulary_size}"
+            )
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.max_sequence_length = max_sequence_length
+        self.position = position
+        self.pad_id = pad_id
+        self.num_key_value_heads = num_key_value_heads
+        self.activation = activation
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.normalize_first = normalize_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.use_bias = use_bias
+        self.scale_embeddings = scale_embeddings
+        self.tie_embeddings = bool(tie_embeddings)
+        self.tokenizer = tokenizer
+
+        self.backbone = Backbone(
+            vocabulary_size,
+            stack="decoder",
+            cross_attention=False,
+            scale_embeddings=scale_embeddings,
+            **{key: getattr(self, key) for key in BACKBONE_KEYS},
+            dtype=self.dtype_policy,
+            name="backbone",
+        )
+        self.lm_head = (
+            None
+            if self.tie_embeddings
+            else keras.layers.Dense(
+                vocabulary_size, use_bias=False, dtype=self.dtype_policy, name="lm_head"
+            )
+        )
+        # Traced generation functions, kept out of Keras/TF attribute tracking.
+        object.__setattr__(self, "_generate_functions", {})
+
+    # ------------------------------------------------------------------ graph
+    def build(self, inputs_shape=None):
+        if isinstance(inputs_shape, dict):
+            inputs_shape = inputs_shape["token_ids"]
+        token_ids_shape = tuple(inputs_shape) if inputs_shape is not None else (None, None)
+        self.backbone.build(token_ids_shape)
+        if self.lm_head is not None:
+            self.lm_head.build(token_ids_shape + (self.hidden_dim,))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return self._forward(inputs, training=training)
+
+    def _forward(self, inputs, training=None, return_attention_scores=False):
+        padding_mask = None
+        if isinstance(inputs, dict):
+            padding_mask = inputs.get("padding_mask")
+            inputs = inputs["token_ids"]
+        results = self.backbone(
+            inputs,
+            padding_mask=padding_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+        if not return_attention_scores:
+            return self.logits(results)
+        hidden, scores = results
+        return self.logits(hidden), scores
+
+    def logits(self, hidden):
+        """`(B, T, D)` final hidden states -> `(B, T, V)` float32 logits."""
+        if self.lm_head is None:
+            logits = self.backbone.logits(hidden)
+        else:
+            logits = self.lm_head(hidden)
+        return ops.cast(logits, "float32")
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """One decoding step: logits of `token_ids` placed at `cache_update_index`.
+
+        The step function of `generation.decode`. With `cache=None` it runs the
+        plain causal forward pass on `token_ids` (full recomputation).
+
+        Args:
+            token_ids: `(B, T)` new token ids.
+            cache: `(B, L, 2, C, K, H)` from `initial_cache`, or `None`.
+            cache_update_index: scalar int, position of `token_ids[:, 0]`.
+
+        Returns:
+            `(logits (B, T, V) float32, updated cache)`.
+        """
+        if cache is None:
+            return self(token_ids, training=False), None
+        hidden, cache = self.backbone(
+            token_ids, cache=cache, cache_update_index=cache_update_index, training=False
+        )
+        return self.logits(hidden), cache
+
+    def initial_cache(self, batch_size):
+        """Zero KV cache `(B, L, 2, C, K, H)` covering the whole context."""
+        return self.backbone.initial_cache(batch_size, self.max_sequence_length)
+
+    def attention_scores(self, inputs):
+        """Causal self-attention probabilities, a list of `L` tensors `(B, N, T, T)`.
+
+        Args:
+            inputs: `(B, T)` token ids or the dict accepted by `call`.
+        """
+        _, scores = self._forward(inputs, return_attention_scores=True)
+        return [layer_scores["self_attention"] for layer_scores in scores]
+
+    def compute_output_shape(self, inputs_shape):
+        if isinstance(inputs_shape, dict):
+            inputs_shape = inputs_shape["token_ids"]
+        return tuple(inputs_shape) + (self.vocabulary_size,)
+
+    # ------------------------------------------------------------- generation
+    def generate_ids(
+        self,
+        prompt_ids,
+        prompt_lengths,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        seed,
+        stop_token_id,
+        use_cache=True,
+    ):
+        """The graph behind `generate` and the exported `generate` signature.
+
+        Args:
+            prompt_ids: `(B, P)` int32 right-padded prompts, each 1..C tokens
+                (`generation.decode.pack_prompts`).
+            prompt_lengths: `(B,)` int32.
+            max_new_tokens, temperature, top_k, top_p, seed, stop_token_id:
+                scalar tensors (see `generate`; `stop_token_id=-1` is none).
+            use_cache: Python bool; False recomputes the window at every step.
+
+        Returns:
+            `(token_ids (B, P + max_new_tokens), lengths (B,))` from `decode`.
+        """
+        import tensorflow as tf
+
+        from transformer_keras.generation.decode import decode
+        from transformer_keras.generation.sampling import sample
+
+        seed = tf.cast(seed, tf.int32)
+
+        def sample_fn(logits, step):
+            return sample(logits, temperature, top_k, top_p, tf.stack([seed, step]))
+
+        cache = self.initial_cache(tf.shape(prompt_ids)[0]) if use_cache else None
+        return decode(
+            self.call_with_cache,
+            sample_fn,
+            prompt_ids,
+            prompt_lengths,
+            max_new_tokens,
+            context_length=self.max_sequence_length,
+            cache=cache,
+            stop_token_id=stop_token_id,
+            pad_id=self.pad_id,
+        )
+
+    def generate_function(self, use_cache=True):
+        """The `tf.function` of `generate_ids`, traced once for all inputs.
+
+        Its input signature makes every argument a tensor: batch size, prompt
+        length and sampling settings never cause a retrace
+        (`generate_function().experimental_get_tracing_count()` stays 1).
+        """
+        import tensorflow as tf
+
+        if use_cache not in self._generate_functions:
+            if not self.built:
+                self.build()
+
+            def generate_ids(*args):
+                return self.generate_ids(*args, use_cache=use_cache)
+
+            scalar = tf.TensorSpec([], tf.int32)
+            self._generate_functions[use_cache] = tf.function(
+                generate_ids,
+                input_signature=[
+                    tf.TensorSpec([None, None], tf.int32, name="prompt_ids"),
+                    tf.TensorSpec([None], tf.int32, name="prompt_lengths"),
+                    scalar,  # max_new_tokens
+                    tf.TensorSpec([], tf.float32),  # temperature
+                    scalar,  # top_k
+                    tf.TensorSpec([], tf.float32),  # top_p
+                    scalar,  # seed
+                    scalar,  # stop_token_id
+                ],
+            )
+        return self._generate_functions[use_cache]
+
+    def generate(
+        self,
+        prompts,
+        max_new_tokens,
+        temperature=1.0,
+        top_k=None,
+        top_p=None,
+        seed=None,
+        stop_token=None,
+        use_cache=True,
+    ):
+        """Continues prompts: sampled (or greedy) new tokens after each one.
+
+        The prompts of a batch may differ in length. The first tokens are
+        prefilled in one pass, then one token per step is decoded from the KV
+        cache inside one compiled `tf.while_loop` (TensorFlow backend).
+        Prompts longer than the context keep their last `C` tokens; past the
+        context, generation slides: the last `C // 2` tokens are re-prefilled
+        and decoding goes on (see `generation.decode`).
+
+        Args:
+            prompts: a string or list of strings (needs a tokenizer), or a
+                list of token ids, or a list of such lists. An empty prompt
+                starts from the tokenizer's start token.
+            max_new_tokens: new tokens per prompt, 1 to `MAX_NEW_TOKENS` (4096).
+            temperature: 0 is greedy decoding; > 0 samples from
+                `softmax(logits / temperature)`.
+            top_k: keep the `k` most likely tokens; `None` or 0 is off.
+            top_p: nucleus sampling in (0, 1]; `None` or 1 is off.
+            seed: int; the same seed (and settings) gives the same output.
+                `None` draws a random seed.
+            stop_token: a token id; a row stops after producing it (it is not
+                part of the returned continuation). `None` never stops early.
+            use_cache: False recomputes the whole window at every step (slow;
+                for comparisons).
+
+        Returns:
+            The continuations, without the prompt: a string per string prompt
+            or a list of ids per id prompt; a list for a batch, a single value
+            for a single prompt.
+
+        Raises:
+            ValueError: for a bad argument, naming it.
+        """
+        import numpy as np
+        import tensorflow as tf
+
+        from transformer_keras.generation.decode import continuations, pack_prompts
+        from transformer_keras.generation.sampling import check_sampling_settings
+
+        top_k = 0 if top_k is None else top_k
+        top_p = 1.0 if top_p is None else top_p
+        _check_max_new_tokens(max_new_tokens)
+        check_sampling_settings(temperature, top_k, top_p)
+        if stop_token is not None:
+            self._check_token_id("stop_token", stop_token)
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        elif isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        single, as_text, ragged = self._prompt_ids(prompts)
+        start_id = None if self.tokenizer is None else self.tokenizer.start_id
+        prompt_ids, prompt_lengths = pack_prompts(
+            ragged, self.max_sequence_length, start_id, self.pad_id
+        )
+        stop_token_id = -1 if stop_token is None else int(stop_token)
+        token_ids, lengths = self.generate_function(use_cache)(
+            prompt_ids,
+            prompt_lengths,
+            tf.constant(max_new_tokens, tf.int32),
+            tf.constant(temperature, tf.float32),
+            tf.constant(top_k, tf.int32),
+            tf.constant(top_p, tf.float32),
+            tf.constant(int(seed) % (2**31 - 1), tf.int32),
+            tf.constant(stop_token_id, tf.int32),
+        )
+        new_ids = continuations(token_ids, prompt_lengths, lengths, stop_token_id)
+        if as_text:
+            outputs = [
+                text.decode("utf-8", errors="replace")
+                for text in self.tokenizer.detokenize(new_ids).numpy()
+            ]
+        else:
+            outputs = new_ids.to_list()
+        return outputs[0] if single else outputs
+
+    def _prompt_ids(self, prompts):
+        """Normalizes `generate`'s prompts: `(single, as_text, ragged ids (B, None))`."""
+        import numpy as np
+        import tensorflow as tf
+
+        if isinstance(prompts, np.ndarray):
+            prompts = prompts.tolist()
+        if not isinstance(prompts, str | bytes | list | tuple):
+            raise ValueError(
+                "`prompts` must be a string, a list of token ids, or a list of those. "
+                f"Received: prompts={prompts!r}"
+            )
+        single = isinstance(prompts, str | bytes) or (
+            isinstance(prompts, list | tuple) and all(_is_int(x) for x in prompts)
+        )
+        batch = [prompts] if single else list(prompts)
+        if not batch:
+            raise ValueError("`prompts` must hold at least one prompt. Received: prompts=[]")
+        as_text = all(isinstance(p, str | bytes) for p in batch)
+        if as_text:
+            if self.tokenizer is None:
+                raise ValueError(
+                    "Text prompts need a model with a tokenizer; pass token ids instead. "
+                    f"Received: prompts={prompts!r}"
+                )
+            texts = tf.constant([p.encode("utf-8") if isinstance(p, str) else p for p in batch])
+            return single, True, self.tokenizer.tokenize(texts)
+        rows = []
+        for prompt in batch:
+            if isinstance(prompt, np.ndarray):
+                prompt = prompt.tolist()
+            if not isinstance(prompt, list | tuple) or not all(_is_int(x) for x in prompt):
+                raise ValueError(
+                    "`prompts` must be strings or lists of token ids, not a mix. "
+                    f"Received: prompts={prompts!r}"
+                )
+            for token in prompt:
+                self._check_token_id("prompts", int(token))
+            if not prompt and self.tokenizer is None:
+                raise ValueError(
+                    "An empty prompt starts from the tokenizer's start token, and this "
+                    f"model has no tokenizer. Received: prompts={prompts!r}"
+                )
+            rows.append([int(token) for token in prompt])
+        ragged = tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1, inner_shape=())
+        return single, False, ragged
+
+    def _check_token_id(self, name, value):
+        if not _is_int(value) or not 0 <= int(value) < self.vocabulary_size:
+            raise ValueError(
+                f"`{name}` must hold token ids in [0, {self.vocabulary_size}). "
+                f"Received: {name}={value!r}"
+            )
+
+    # ---------------------------------------------------------------- scoring
+    def score_ids(self, token_ids):
+        """Mean negative log-likelihood (nats per token) of each id sequence.
+
+        Every token after the first is predicted from the ones before it.
+        Sequences longer than the context are cut into frames of `C + 1`
+        tokens that overlap by one, so every token is still predicted once
+        (with the context of its own frame). Rows with fewer than two tokens
+        score 0.
+
+        Args:
+            token_ids: `tf.RaggedTensor` `(B, None)` of ids.
+
+        Returns:
+            `(B,)` float32.
+        """
+        import tensorflow as tf
+
+        context = self.max_sequence_length
+        dense = tf.cast(token_ids, tf.int32).to_tensor(default_value=self.pad_id)  # (B, T)
+        batch_size = tf.shape(dense)[0]
+        dense = tf.pad(dense, [[0, 0], [0, 1]], constant_values=self.pad_id)  # (B, T+1)
+        # (B, T+1) -> (B, F, C+1) frames starting every C tokens.
+        frames = tf.signal.frame(
+            dense, context + 1, context, pad_end=True, pad_value=self.pad_id
+        )
+        frames = tf.reshape(frames, [-1, context + 1])  # (B*F, C+1)
+        inputs, targets = frames[:, :-1], frames[:, 1:]  # (B*F, C) each
+        logits = self(inputs, training=False)  # (B*F, C, V)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)  # (B*F, C)
+        real = tf.cast(targets != self.pad_id, tf.float32)  # (B*F, C)
+        total = tf.reduce_sum(tf.reshape(nll * real, [batch_size, -1]), axis=1)  # (B,)
+        count = tf.reduce_sum(tf.reshape(real, [batch_size, -1]), axis=1)  # (B,)
+        return total / tf.maximum(count, 1.0)
+
+    def text_ids(self, texts):
+        """`(B,)` strings -> ragged ids `[start] + tokens` (what `score` scores)."""
+        import tensorflow as tf
+
+        if self.tokenizer is None:
+            raise ValueError(
+                "Scoring text needs a model with a tokenizer. Received: tokenizer=None"
+            )
+        ids = self.tokenizer.tokenize(tf.convert_to_tensor(texts, tf.string))  # (B, None)
+        starts = tf.fill([ids.nrows(out_type=tf.int32), 1], self.tokenizer.start_id)
+        return tf.concat([tf.RaggedTensor.from_tensor(starts), ids], axis=1)
+
+    def score(self, texts):
+        """Mean negative log-likelihood per token of each text (lower is better).
+
+        Each text is scored after the start token, so every one of its tokens
+        counts; an empty text scores 0. `exp(score)` is the text's perplexity.
+
+        Args:
+            texts: a string or a list of strings (needs a tokenizer).
+
+        Returns:
+            A float for a string, a list of floats for a list.
+        """
+        single = isinstance(texts, str)
+        values = self.score_ids(self.text_ids([texts] if single else list(texts)))
+        values = [float(value) for value in values.numpy()]
+        return values[0] if single else values
+
+    # --------------------------------------------------------------- training
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", total_steps=None, **kw):
+        """`Task.compile`; `total_steps` sets the length of the default
+        warmup-then-cosine learning-rate schedule (see `default_optimizer`)."""
+        self._total_steps = total_steps
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kw)
+
+    def default_optimizer(self):
+        """nanoGPT's recipe: AdamW (beta_2 0.99, weight decay 0.1, global norm
+        clipping at 1), learning rate 1e-3 after a 5% warmup, cosine to 1e-4."""
+        from transformer_keras.training import adamw, warmup_cosine
+
+        total_steps = getattr(self, "_total_steps", None) or 5000
+        schedule = warmup_cosine(
+            1e-3,
+            warmup_steps=max(1, total_steps // 20),
+            total_steps=total_steps,
+            final_learning_rate=1e-4,
+        )
+        return adamw(schedule, weight_decay=0.1, beta_2=0.99, epsilon=1e-8, global_clipnorm=1.0)
+
+    def default_loss(self):
+        from transformer_keras.training.losses import MaskedSparseCategoricalCrossentropy
+
+        return MaskedSparseCategoricalCrossentropy(pad_id=self.pad_id)
+
+    def default_metrics(self):
+        from transformer_keras.training.metrics import MaskedAccuracy, Perplexity
+
+        return [Perplexity(pad_id=self.pad_id), MaskedAccuracy(pad_id=self.pad_id)]
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        if self.tokenizer is not None:
+            config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("tokenizer") is not None:
+            config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
+        return super().from_config(config)
+
+
+def _is_int(value):
+    import numpy as np
+
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check_max_new_tokens(max_new_tokens):
+    if not _is_int(max_new_tokens) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
+        raise ValueError(
+            f"`max_new_tokens` must be an integer in [1, {MAX_NEW_TOKENS}]. "
+            f"Received: max_new_tokens={max_new_tokens!r}"
+        )
