@@ -72,6 +72,7 @@ class MaskedAccuracy(_MaskedTokenMean):
 
     def __init__(self, pad_id=0, name="masked_accuracy", dtype=None):
         super().__init__(pad_id=pad_id, name=name, dtype=dtype)
+        self._direction = "up"  # lets callbacks with mode="auto" monitor it
 
     def per_token_values(self, y_true, y_pred):
         return keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
@@ -106,6 +107,7 @@ class Perplexity(_MaskedTokenMean):
     def __init__(self, from_logits=True, pad_id=0, name="perplexity", dtype=None):
         super().__init__(pad_id=pad_id, name=name, dtype=dtype)
         self.from_logits = from_logits
+        self._direction = "down"  # lets callbacks with mode="auto" monitor it
 
     def per_token_values(self, y_true, y_pred):
         return keras.losses.sparse_categorical_crossentropy(
