@@ -133,6 +133,8 @@ class Transformer(Task):
         "start_id",
         "end_id",
         "tie_output_embedding",
+        "source_tokenizer",
+        "target_tokenizer",
     )
     tokenizer_keys = ("source_tokenizer", "target_tokenizer")
 
@@ -494,7 +496,7 @@ class Transformer(Task):
     def get_config(self):
         config = super().get_config()
         for key in self.tokenizer_keys:
-            tokenizer = getattr(self, key)
+            tokenizer = config.pop(key)
             if key == "target_tokenizer" and tokenizer is self.source_tokenizer:
                 tokenizer = None  # joint vocabulary: stored once
             if tokenizer is not None:
