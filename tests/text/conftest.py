@@ -10,11 +10,16 @@ import pathlib
 
 import pytest
 
-from transformer_keras.text import ByteTokenizer, CharTokenizer, WordTokenizer
+from transformer_keras.text import (
+    ByteTokenizer,
+    CharTokenizer,
+    SubwordTokenizer,
+    WordTokenizer,
+)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 NUM_TRAINING_LINES = 300
-TOKENIZER_KINDS = ("byte", "char", "word")
+TOKENIZER_KINDS = ("byte", "char", "word", "subword")
 
 
 def data_dir():
@@ -46,6 +51,13 @@ def english_lines():
 
 
 @pytest.fixture(scope="session")
+def all_english_lines():
+    """The whole English side of Multi30k train (29,000 lines)."""
+    path = shared_data_file("multi30k/train.en")
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="session")
 def german_lines():
     return read_lines("multi30k/train.de")
 
@@ -58,6 +70,7 @@ def trained_tokenizers(english_lines, german_lines):
         "byte": ByteTokenizer(),
         "char": CharTokenizer.train(both_languages),
         "word": WordTokenizer.train(both_languages, max_vocabulary_size=1000),
+        "subword": SubwordTokenizer.train(both_languages, vocabulary_size=500),
     }
 
 

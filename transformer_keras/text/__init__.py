@@ -8,6 +8,7 @@ Every tokenizer is a `Tokenizer` (a Keras layer): `tokenize`/`detokenize`,
 from transformer_keras.text.base import Tokenizer
 from transformer_keras.text.byte_tokenizer import ByteTokenizer
 from transformer_keras.text.char_tokenizer import CharTokenizer
+from transformer_keras.text.subword_tokenizer import SubwordTokenizer
 from transformer_keras.text.word_tokenizer import WordTokenizer
 
-__all__ = ["ByteTokenizer", "CharTokenizer", "Tokenizer", "WordTokenizer"]
+__all__ = ["ByteTokenizer", "CharTokenizer", "SubwordTokenizer", "Tokenizer", "WordTokenizer"]
