@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from transformer_keras.layers import masks
+from transformer_keras.layers.chunked_attention import chunked_dot_product_attention
 from transformer_keras.layers.position import RotaryEmbedding
 from transformer_keras.layers.residual import ResidualBlock
 from transformer_keras.layers.validation import (
@@ -49,6 +50,10 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         output_shape: width of the output. Defaults to the query width.
         use_rotary: apply `RotaryEmbedding` to queries and keys.
         rotary_max_wavelength: base wavelength of the rotary embedding.
+        attention_chunk_size: when set, the fused path attends this many
+            query rows at a time (`chunked_dot_product_attention`): same
+            result, memory `O(chunk * S)` instead of `O(T * S)`, for long
+            sequences. `None` (default) keeps one dense call.
         **kwargs: other `keras.layers.MultiHeadAttention` arguments
             (`kernel_initializer`, `bias_initializer`, `seed`, `name`, `dtype`).
 
@@ -97,9 +102,12 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         output_shape=None,
         use_rotary=False,
         rotary_max_wavelength=10000.0,
+        attention_chunk_size=None,
         **kwargs,
     ):
         check_positive_int("num_heads", num_heads)
+        if attention_chunk_size is not None:
+            check_positive_int("attention_chunk_size", attention_chunk_size)
         check_positive_int("key_dim", key_dim)
         check_rate("dropout", dropout)
         if num_key_value_heads is None:
@@ -123,6 +131,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         self.num_key_value_heads = num_key_value_heads
         self.use_rotary = use_rotary
         self.rotary_max_wavelength = rotary_max_wavelength
+        self.attention_chunk_size = attention_chunk_size
         self.rotary_embedding = (
             RotaryEmbedding(rotary_max_wavelength, dtype=self.dtype_policy, name="rotary")
             if use_rotary
@@ -273,6 +282,16 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         mask = None if attention_mask is None else attention_mask[:, None]  # (B, 1, T, S)
         attention_dropout = bool(training) and self._dropout > 0
         if not return_attention_scores and not attention_dropout:
+            if self.attention_chunk_size is not None:
+                output = chunked_dot_product_attention(
+                    query,
+                    key,
+                    value,
+                    self.attention_chunk_size,
+                    mask=mask,
+                    scale=self._inverse_sqrt_key_dim,
+                )
+                return output, None
             output = ops.dot_product_attention(
                 query, key, value, mask=mask, scale=self._inverse_sqrt_key_dim
             )
@@ -322,6 +341,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
                 "num_key_value_heads": self.num_key_value_heads,
                 "use_rotary": self.use_rotary,
                 "rotary_max_wavelength": self.rotary_max_wavelength,
+                "attention_chunk_size": self.attention_chunk_size,
             }
         )
         return config
