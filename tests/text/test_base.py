@@ -219,45 +219,35 @@ def test_keras_file_round_trip_of_functional_model(tokenizer, tmp_path):
 
 
 class _ExportedTokenizers(tf.Module):
-    """String-in and ids-in signatures for each tokenizer, as an export module would."""
+    """A string-in signature per tokenizer, as an export module would declare it."""
 
     def __init__(self, tokenizers):
         super().__init__()
         self.tokenizers = tokenizers
         for kind, tokenizer in tokenizers.items():
-            setattr(self, f"encode_{kind}", _encode_function(tokenizer))
-            setattr(self, f"detokenize_{kind}", _detokenize_function(tokenizer))
+            setattr(self, f"round_trip_{kind}", _round_trip_function(tokenizer))
 
 
-def _encode_function(tokenizer):
+def _round_trip_function(tokenizer):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def encode(texts):
-        return tokenizer.encode(texts, 24, add_start=True, add_end=True)
+    def round_trip(texts):
+        ids = tokenizer.encode(texts, 24, add_start=True, add_end=True)  # (B, 24)
+        return {"ids": ids, "texts": tokenizer.detokenize(ids)}
 
-    return encode
-
-
-def _detokenize_function(tokenizer):
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    def detokenize(ids):
-        return tokenizer.detokenize(ids)
-
-    return detokenize
+    return round_trip
 
 
 RELOAD_SCRIPT = """
 import json, sys
 import tensorflow as tf
 import tensorflow_text  # registers the SentencePiece ops
-assert "transformer_keras" not in sys.modules
 exported = tf.saved_model.load(sys.argv[1])
 texts = tf.constant(json.loads(sys.argv[2]))
 result = {}
 for kind in json.loads(sys.argv[3]):
-    ids = getattr(exported, "encode_" + kind)(texts)
-    decoded = getattr(exported, "detokenize_" + kind)(ids)
-    result[kind] = {"ids": ids.numpy().tolist(),
-                    "texts": [t.decode("utf-8", "replace") for t in decoded.numpy()]}
+    outputs = getattr(exported, "round_trip_" + kind)(texts)
+    result[kind] = {"ids": outputs["ids"].numpy().tolist(),
+                    "texts": [t.decode("utf-8", "replace") for t in outputs["texts"].numpy()]}
 assert "transformer_keras" not in sys.modules
 print(json.dumps(result))
 """

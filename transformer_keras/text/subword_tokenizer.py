@@ -159,7 +159,6 @@ class SubwordTokenizer(Tokenizer):
             )
         model = io.BytesIO()
         sentencepiece.set_random_generator_seed(0)  # same corpus, same model
-        sentencepiece.set_min_log_level(1)  # the trainer's `minloglevel` misses INFO lines
         try:
             sentencepiece.SentencePieceTrainer.train(
                 sentence_iterator=python_texts(texts_or_dataset),
