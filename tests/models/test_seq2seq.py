@@ -112,21 +112,40 @@ def test_cross_attention_scores_rows_sum_to_one_over_real_source():
     assert np.all(scores[1, :, :2, 3:] < 1e-6)  # real target rows skip padded sources
 
 
+def _argmax_decoding(model, source_ids, steps):
+    """Reference greedy decoding: the full model on the whole prefix at every step."""
+    context, source_mask = model.encode(source_ids)
+    sequence = np.full((len(source_ids), 1), model.start_id)
+    for _ in range(steps):
+        logits = np.array(model.decode(sequence, context, source_mask))[:, -1]
+        logits[:, model.pad_id] = -np.inf  # padding is never generated
+        sequence = np.concatenate([sequence, logits.argmax(-1)[:, None]], axis=1)
+    return _pad_after_end(sequence[:, 1:], model.end_id)
+
+
+def _pad_after_end(tokens, end_id):
+    tokens = np.array(tokens)
+    for row in tokens:
+        ends = np.flatnonzero(row == end_id)
+        if ends.size:
+            row[ends[0] + 1 :] = 0
+    return tokens
+
+
 @pytest.mark.tf_only
-def test_greedy_equals_beam_size_one():
-    model = tiny()
-    tokens, _ = model.search(SOURCE, beam_size=1, max_length=7, alpha=0.0)
-    context, source_mask = model.encode(SOURCE)
-    sequence = np.full((2, 1), model.start_id)
-    for _ in range(7):
-        logits = np.asarray(model.decode(sequence, context, source_mask))
-        sequence = np.concatenate([sequence, logits[:, -1].argmax(-1)[:, None]], axis=1)
-    expected = sequence[:, 1:]
-    for row in range(2):  # compare up to and including the first end token
-        ends = np.flatnonzero(expected[row] == model.end_id)
-        stop = ends[0] + 1 if ends.size else 7
-        np.testing.assert_array_equal(tokens.numpy()[row, :stop], expected[row, :stop])
-        assert np.all(tokens.numpy()[row, stop:] == model.pad_id)
+@pytest.mark.parametrize("end_bias", [0.5, 1.0], ids=["never-ends", "ends-early"])
+def test_greedy_equals_beam_size_one_and_full_recomputation(end_bias):
+    model = tiny(tie_output_embedding=False)
+    model.build()
+    # A bias towards the end token makes both rows end, at different steps.
+    model.output_projection.bias.assign(np.eye(24)[model.end_id] * end_bias)
+    greedy = model.greedy_search(SOURCE, 7).numpy()
+    beam, _ = model.beam_search(SOURCE, 1, 7, alpha=0.0)
+    np.testing.assert_array_equal(greedy, _argmax_decoding(model, SOURCE, 7))
+    np.testing.assert_array_equal(beam.numpy(), greedy)
+    np.testing.assert_array_equal(model.search(SOURCE, beam_size=1, max_length=7), greedy)
+    ended_rows = (greedy == model.end_id).any(axis=1)
+    assert ended_rows.all() == (end_bias == 1.0), greedy
 
 
 @pytest.mark.tf_only
@@ -134,8 +153,8 @@ def test_search_traces_once_for_all_batch_sizes_lengths_and_beams():
     model = tiny()
     model.search(SOURCE, beam_size=2, max_length=5)
     model.search(SOURCE[:1, :3], beam_size=3, max_length=9)
-    tokens, scores = model.search(np.tile(SOURCE, (3, 1)), beam_size=1, max_length=3)
-    assert tokens.shape == (6, 3) and scores.shape == (6,)
+    tokens = model.search(np.tile(SOURCE, (3, 1)), beam_size=1, max_length=3)
+    assert tokens.shape == (6, 3)
     assert model._compiled_search.experimental_get_tracing_count() == 1
 
 
@@ -164,8 +183,8 @@ def test_in_graph_checks_reject_bad_tensor_settings():
 @pytest.mark.tf_only
 def test_max_length_above_the_model_maximum_is_clamped():
     model = tiny(max_sequence_length=6)
-    tokens, _ = model.search(SOURCE, beam_size=2, max_length=50)
-    assert tokens.shape[1] == 6
+    assert model.search(SOURCE, beam_size=2, max_length=50).shape[1] == 6
+    assert model.search(SOURCE, beam_size=1, max_length=50).shape[1] == 6
 
 
 def test_bad_arguments():

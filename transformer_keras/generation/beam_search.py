@@ -135,6 +135,9 @@ def beam_search(
         logits, cache = step_fn(tokens, cache, index)
         vocabulary_size = tf.shape(logits)[-1]
         log_probs = tf.nn.log_softmax(tf.cast(logits[:, -1], tf.float32))  # (B*K, V)
+        # Padding is never generated (as in the decode loop).
+        is_pad = tf.one_hot(pad_id, vocabulary_size, on_value=True, off_value=False)
+        log_probs = tf.where(is_pad[None, :], NEG_INF, log_probs)
         log_probs = tf.reshape(log_probs, [batch_size, beam_size, vocabulary_size])
         candidates = alive_log_probs[:, :, None] + log_probs  # (B, K, V)
         candidates = tf.reshape(candidates, [batch_size, -1])  # (B, K*V)

@@ -16,6 +16,8 @@ import tensorflow as tf
 from keras import ops
 
 from transformer_keras.generation.beam_search import beam_search, expand_to_beams
+from transformer_keras.generation.decode import decode
+from transformer_keras.generation.sampling import sample
 from transformer_keras.layers import masks
 from transformer_keras.layers.validation import check_positive_int
 from transformer_keras.models.backbone import Backbone
@@ -359,13 +361,13 @@ class Transformer(Task):
 
     # ------------------------------------------------------------ translate
     def search(self, source_ids, beam_size=4, max_length=None, alpha=0.6):
-        """Beam search from source ids (in-graph; TensorFlow backend).
+        """Translates source ids: greedy for `beam_size == 1`, else beam search.
 
-        The encoder runs once per source; its cross-attention keys and values
-        are computed once and shared by the `K` beams; the self-attention
-        cache is reordered by beam at every step (`generation/beam_search.py`).
-        One traced loop serves every batch size, source length, beam size and
-        `max_length` (`beam_size = 1`, `alpha = 0` is greedy decoding).
+        One compiled graph (TensorFlow backend) serves every batch size,
+        source length, beam size and `max_length`: it runs the encoder once,
+        then either the package's one cached decode loop with greedy sampling
+        (`generation/decode.py`, `beam_size == 1`) or the batched beam search
+        (`generation/beam_search.py`).
 
         Args:
             source_ids: `(B, S)` int ids, padded with `pad_id`.
@@ -373,11 +375,11 @@ class Transformer(Task):
             max_length: most target tokens to generate (end included), >= 1;
                 values above `max_sequence_length` are clamped to it.
                 Defaults to `max_sequence_length`.
-            alpha: GNMT length-penalty exponent (0.6 in GNMT).
+            alpha: GNMT length-penalty exponent of beam search.
 
         Returns:
-            `(tokens, scores)`: `(B, T)` int32 ids without the start id,
-            ending with `end_id` then padding, and `(B,)` float32 scores.
+            `(B, T)` int32 ids without the start id, ending with `end_id`
+            then padding (no end id when cut by `max_length`).
         """
         if max_length is None:
             max_length = self.max_sequence_length
@@ -403,23 +405,89 @@ class Transformer(Task):
         )
 
     def _search(self, source_ids, beam_size, max_length, alpha):
-        for assertion in assert_search_settings(beam_size, max_length):
-            source_ids = _after(assertion, source_ids)
+        with tf.control_dependencies(assert_search_settings(beam_size, max_length)):
+            source_ids, beam_size, max_length = (
+                tf.identity(source_ids),
+                tf.identity(beam_size),
+                tf.identity(max_length),
+            )
         max_length = tf.minimum(max_length, self.max_sequence_length)
-        batch_size = tf.shape(source_ids)[0]
-        context, source_padding_mask = self.encode(source_ids)  # (B, S, D), (B, S)
-        cross_cache = expand_to_beams(self.cross_attention_cache(context), beam_size)
-        source_padding_mask = expand_to_beams(source_padding_mask, beam_size)  # (B*K, S)
+        encoded = self.encode(source_ids)
+        return tf.cond(
+            tf.equal(beam_size, 1),
+            lambda: self.greedy_search(source_ids, max_length, encoded),
+            lambda: self.beam_search(source_ids, beam_size, max_length, alpha, encoded)[0],
+        )
 
-        def step_fn(token_ids, cache, index):
+    def _step_function(self, source_padding_mask, cross_attention_cache):
+        """The cached decoder step `(token_ids, cache, index) -> (logits, cache)`."""
+
+        def step_fn(token_ids, cache, cache_update_index):
             return self.decode(
                 token_ids,
                 source_padding_mask=source_padding_mask,
                 cache=cache,
-                cache_update_index=index,
-                cross_attention_cache=cross_cache,
+                cache_update_index=cache_update_index,
+                cross_attention_cache=cross_attention_cache,
             )
 
+        return step_fn
+
+    def greedy_search(self, source_ids, max_length, encoded=None):
+        """Greedy decoding through the one cached decode loop (`generation/decode.py`).
+
+        Args:
+            source_ids: `(B, S)` source ids.
+            max_length: scalar, most tokens to generate (<= `max_sequence_length`).
+            encoded: `encode(source_ids)` when already computed.
+
+        Returns:
+            `(B, max_length)` int32 ids, padded after the end id.
+        """
+        context, source_padding_mask = encoded or self.encode(source_ids)
+        batch_size = tf.shape(source_ids)[0]
+        step_fn = self._step_function(source_padding_mask, self.cross_attention_cache(context))
+
+        def greedy(logits, step):
+            return sample(logits, 0.0, 0, 1.0, seed=tf.stack([0, step]))
+
+        tokens, _ = decode(
+            step_fn,
+            greedy,
+            prompt_ids=tf.fill([batch_size, 1], self.start_id),
+            prompt_lengths=tf.ones([batch_size], tf.int32),
+            max_new_tokens=max_length,
+            context_length=self.max_sequence_length,
+            cache=self.initial_cache(batch_size, self.max_sequence_length),
+            stop_token_id=self.end_id,
+            pad_id=self.pad_id,
+        )
+        return tokens[:, 1:]  # (B, max_length) without the start id
+
+    def beam_search(self, source_ids, beam_size, max_length, alpha=0.6, encoded=None):
+        """Batched beam search (`generation/beam_search.py`).
+
+        The encoder output is computed once per source and its
+        cross-attention keys and values once, then repeated for the `K` beams;
+        the self-attention cache is reordered by beam at every step.
+
+        Args:
+            source_ids: `(B, S)` source ids.
+            beam_size: scalar `K` >= 1.
+            max_length: scalar, most tokens to generate (<= `max_sequence_length`).
+            alpha: GNMT length-penalty exponent.
+            encoded: `encode(source_ids)` when already computed.
+
+        Returns:
+            `(tokens (B, max_length) int32, scores (B,) float32)`.
+        """
+        context, source_padding_mask = encoded or self.encode(source_ids)
+        batch_size = tf.shape(source_ids)[0]
+        cross_cache = expand_to_beams(self.cross_attention_cache(context), beam_size)
+        step_fn = self._step_function(
+            expand_to_beams(source_padding_mask, beam_size),  # (B*K, S)
+            cross_cache,  # (B*K, L, 2, S, K, H)
+        )
         return beam_search(
             step_fn,
             self.initial_cache(batch_size * beam_size, max_length),
@@ -463,7 +531,7 @@ class Transformer(Task):
         if texts.shape.rank == 0:
             return self.translate(texts[None], beam_size, max_length, alpha)[0]
         source_ids = self.encode_source(texts)
-        tokens, _ = self.search(source_ids, beam_size, max_length, alpha)
+        tokens = self.search(source_ids, beam_size, max_length, alpha)
         translations = self._tokenizer("target_tokenizer").detokenize(tokens)
         has_source = source_ids[:, 0] != self.end_id  # (B,) empty sources are [end]
         return tf.where(has_source, translations, "")
@@ -549,12 +617,6 @@ def assert_search_settings(beam_size, max_length):
         ),
         tf.debugging.assert_greater(max_length, 0, message="`max_length` must be positive"),
     ]
-
-
-def _after(assertion, tensor):
-    """`tensor`, evaluated only after `assertion` passed."""
-    with tf.control_dependencies([assertion]):
-        return tf.identity(tensor)
 
 
 def _from_tokenizer(name, value, tokenizer, attribute, default=None):
