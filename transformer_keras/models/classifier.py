@@ -140,11 +140,6 @@ class TransformerClassifier(Task):
                 f"`label_names` must have num_classes={num_classes} entries. "
                 f"Received: label_names={label_names}"
             )
-        if tokenizer is not None and pooling == "cls" and tokenizer.start_id is None:
-            raise ValueError(
-                "`pooling='cls'` needs a tokenizer with a start token. "
-                f"Received: pooling={pooling!r}"
-            )
         self.num_classes = num_classes
         self.vocabulary_size = vocabulary_size
         self.num_layers = num_layers
@@ -281,20 +276,33 @@ class TransformerClassifier(Task):
         return [self.label_names[i] for i in label_ids], label_ids, probabilities
 
     # ------------------------------------------------------------- training
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", total_steps=None, **kw):
-        """`Task.compile`; `total_steps` (epochs x steps per epoch) sets the
-        length of the default warmup-then-cosine-decay learning rate."""
-        self._total_steps = total_steps
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kw)
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        metrics="auto",
+        total_steps=None,
+        learning_rate=5e-4,
+        **kwargs,
+    ):
+        """`Task.compile`. The default optimizer is AdamW (weight decay 0.01,
+        clipnorm 1) with a linear warmup over the first 10% of `total_steps`
+        (epochs x steps per epoch; 10,000 if not given) to `learning_rate`,
+        then cosine decay to 0."""
+        self._default_total_steps = total_steps
+        self._default_learning_rate = learning_rate
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def default_optimizer(self):
-        from transformer_keras.training.schedules import warmup_cosine
+        from transformer_keras.training import adamw, warmup_cosine
 
-        total_steps = getattr(self, "_total_steps", None) or 10_000
+        total_steps = self._default_total_steps or 10_000
         schedule = warmup_cosine(
-            5e-4, warmup_steps=max(1, total_steps // 10), total_steps=total_steps
+            self._default_learning_rate,
+            warmup_steps=max(1, total_steps // 10),
+            total_steps=total_steps,
         )
-        return keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0)
+        return adamw(schedule, weight_decay=0.01, clipnorm=1.0)
 
     def default_loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
