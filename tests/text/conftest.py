@@ -2,14 +2,12 @@
 
 Training text is the first lines of Multi30k (English and German), read from the
 shared data folder (`TRANSFORMER_KERAS_DATA`, default `../shared/data` next to
-the repository).
+the repository); tests that need it are skipped with the reason when it is absent.
 """
-
-import os
-import pathlib
 
 import pytest
 
+from transformer_keras.data.paths import shared_data_file
 from transformer_keras.text import (
     ByteTokenizer,
     CharTokenizer,
@@ -17,32 +15,25 @@ from transformer_keras.text import (
     WordTokenizer,
 )
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 NUM_TRAINING_LINES = 300
 TOKENIZER_KINDS = ("byte", "char", "word", "subword")
 
 
-def data_dir():
-    return pathlib.Path(
-        os.environ.get("TRANSFORMER_KERAS_DATA", REPO_ROOT.parent / "shared" / "data")
-    )
-
-
-def shared_data_file(relative_path):
-    path = data_dir() / relative_path
-    if not path.exists():
-        pytest.skip(f"shared data file {path} is absent (set TRANSFORMER_KERAS_DATA)")
-    return path
+def existing_data_file(relative_path):
+    try:
+        return shared_data_file(relative_path)
+    except FileNotFoundError as error:
+        pytest.skip(f"shared data is absent: {error}")
 
 
 def read_lines(relative_path, count=NUM_TRAINING_LINES):
-    with open(shared_data_file(relative_path), encoding="utf-8") as file:
+    with open(existing_data_file(relative_path), encoding="utf-8") as file:
         return [next(file).rstrip("\n") for _ in range(count)]
 
 
 @pytest.fixture(scope="session")
 def tiny_shakespeare():
-    return shared_data_file("tinyshakespeare/input.txt").read_text(encoding="utf-8")
+    return existing_data_file("tinyshakespeare/input.txt").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +44,7 @@ def english_lines():
 @pytest.fixture(scope="session")
 def all_english_lines():
     """The whole English side of Multi30k train (29,000 lines)."""
-    path = shared_data_file("multi30k/train.en")
+    path = existing_data_file("multi30k/train.en")
     return path.read_text(encoding="utf-8").splitlines()
 
 

@@ -1,3 +1,5 @@
+import doctest
+
 import pytest
 import tensorflow as tf
 
@@ -54,3 +56,13 @@ def test_id_to_token_names_bytes_readably():
         assert tokenizer.token_to_id(tokenizer.id_to_token(token_id)) == token_id
     with pytest.raises(ValueError, match="Received: token='é'"):
         tokenizer.token_to_id("é")
+
+
+def test_docstring_examples_run():
+    from transformer_keras.text import base, byte_tokenizer
+
+    for module in (
+        base,
+        byte_tokenizer,
+    ):
+        assert doctest.testmod(module).failed == 0

@@ -1,3 +1,5 @@
+import doctest
+
 import pytest
 import tensorflow as tf
 
@@ -79,3 +81,10 @@ def test_train_rejects_bad_corpora(texts):
 def test_train_rejects_datasets_of_non_strings():
     with pytest.raises(ValueError, match=r"Received: texts_or_dataset with element_spec="):
         CharTokenizer.train(tf.data.Dataset.range(3))
+
+
+def test_docstring_examples_run():
+    from transformer_keras.text import char_tokenizer
+
+    for module in (char_tokenizer,):
+        assert doctest.testmod(module).failed == 0

@@ -1,3 +1,5 @@
+import doctest
+
 import keras
 import pytest
 
@@ -62,3 +64,10 @@ def test_train_tokenizer_rejects_bad_arguments(english_lines):
         train_tokenizer("words", english_lines)
     with pytest.raises(ValueError, match=r"Received: vocabulary_size=100"):
         train_tokenizer("byte", english_lines, vocabulary_size=100)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.text import factory
+
+    for module in (factory,):
+        assert doctest.testmod(module).failed == 0

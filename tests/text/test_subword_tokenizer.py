@@ -1,3 +1,4 @@
+import doctest
 import io
 import time
 
@@ -159,3 +160,10 @@ def test_trains_on_a_full_corpus_in_seconds(all_english_lines):
     assert seconds < 120, f"training took {seconds:.0f} s"
     assert 7000 < tokenizer.vocabulary_size <= 8000
     assert decoded(tokenizer, all_english_lines[-50:]) == all_english_lines[-50:]
+
+
+def test_docstring_examples_run():
+    from transformer_keras.text import subword_tokenizer
+
+    for module in (subword_tokenizer,):
+        assert doctest.testmod(module).failed == 0

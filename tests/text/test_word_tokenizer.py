@@ -1,3 +1,4 @@
+import doctest
 import unicodedata
 
 import pytest
@@ -73,3 +74,10 @@ def test_rejects_bad_arguments():
         WordTokenizer.train(["a b"], max_vocabulary_size=4)
     with pytest.raises(ValueError, match=r"Received: texts_or_dataset="):
         WordTokenizer.train(["...", "  "], max_vocabulary_size=10)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.text import word_tokenizer
+
+    for module in (word_tokenizer,):
+        assert doctest.testmod(module).failed == 0
