@@ -23,6 +23,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from transformer_keras.data.batching import bucket_by_length
 from transformer_keras.layers.validation import check_positive_int
 
 # Fraction of a TSV pair file held out for validation by default.
@@ -201,7 +202,8 @@ def translation_batches(
         source_tokenizer, target_tokenizer: tokenizers of `transformer_keras.text`
             (the same one for a joint vocabulary).
         max_length: most tokens per sentence (longer ones are truncated).
-        token_budget: most tokens per batch; at least `max_length + 1`.
+        token_budget: most padded tokens per batch (batch size times its
+            longest side); at least `max_length + 1`.
         shuffle: reshuffle the pairs every epoch (training).
         seed: shuffle seed.
         shuffle_buffer: shuffle buffer size.
@@ -210,33 +212,9 @@ def translation_batches(
         A dataset of `({"source_ids": (B, S), "target_ids": (B, T)}, (B, T))`
         int32 tensors padded with 0.
     """
-    check_positive_int("token_budget", token_budget)
-    if token_budget < max_length + 1:
-        raise ValueError(
-            f"`token_budget` must hold one sentence of `max_length + 1` = {max_length + 1} "
-            f"tokens. Received: token_budget={token_budget}"
-        )
     ids = tokenize_pairs(pairs, source_tokenizer, target_tokenizer, max_length).cache()
     if shuffle:
         ids = ids.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    batches = bucket_pairs(ids, max_length + 1, token_budget)
+    # The longer side of a pair sets its length, so both padded sides fit the budget.
+    batches = bucket_by_length(ids, token_budget, max_length=max_length + 1)
     return batches.map(to_teacher_forcing).prefetch(tf.data.AUTOTUNE)
-
-
-def bucket_pairs(ids, max_length, token_budget):
-    """Length-bucketed padded batches of `(source_ids, target_ids)` pairs.
-
-    Bucket `i` holds pairs whose longer side has at most `boundaries[i]`
-    tokens, in batches of `token_budget // boundaries[i]` pairs.
-    """
-    boundaries = [b for b in (8, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192) if b < max_length]
-    upper_bounds = boundaries + [max_length]
-    return ids.bucket_by_sequence_length(
-        element_length_func=lambda source_ids, target_ids: tf.maximum(
-            tf.shape(source_ids)[0], tf.shape(target_ids)[0]
-        ),
-        bucket_boundaries=[b + 1 for b in boundaries],  # TF buckets are [lo, hi)
-        bucket_batch_sizes=[max(token_budget // b, 1) for b in upper_bounds],
-        padded_shapes=([None], [None]),
-        padding_values=(0, 0),
-    )
