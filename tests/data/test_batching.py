@@ -1,3 +1,5 @@
+import doctest
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,9 @@ def test_length_aware_batches_reject_bad_arguments():
         length_aware_batches(sequence_dataset([]), batch_size=0)
     with pytest.raises(ValueError, match="Received: window_batches=-1"):
         length_aware_batches(sequence_dataset([]), batch_size=2, window_batches=-1)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.data import batching
+
+    assert doctest.testmod(batching).failed == 0

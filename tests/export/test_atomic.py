@@ -1,3 +1,4 @@
+import doctest
 import os
 
 import pytest
@@ -105,3 +106,9 @@ def test_paths_of_the_wrong_kind_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="is a directory, expected a file. Received: path="):
         with atomic_file(tmp_path):
             pass
+
+
+def test_docstring_examples_run():
+    from transformer_keras.export import atomic
+
+    assert doctest.testmod(atomic).failed == 0

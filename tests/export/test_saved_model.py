@@ -1,3 +1,4 @@
+import doctest
 import os
 import shutil
 import signal
@@ -253,3 +254,9 @@ def test_sigkill_during_export_leaves_the_previous_model_intact(exported, tmp_pa
     # The next export of the same name cleans up the crash's leftovers.
     export_saved_model(path, model, *text_endpoints(model))
     assert sorted(os.listdir(tmp_path)) == ["text", "text.keras"]
+
+
+def test_docstring_examples_run():
+    from transformer_keras.export import saved_model
+
+    assert doctest.testmod(saved_model).failed == 0

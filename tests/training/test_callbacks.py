@@ -1,3 +1,4 @@
+import doctest
 import importlib.util
 import os
 
@@ -217,3 +218,9 @@ def test_bad_callback_arguments_are_rejected(build, message):
 def test_requiring_tensorboard_without_the_package_says_how_to_get_it(tmp_path):
     with pytest.raises(ValueError, match="pip install tensorboard.*Received: tensorboard=True"):
         default_callbacks(str(tmp_path), tensorboard=True)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.training import callbacks
+
+    assert doctest.testmod(callbacks).failed == 0

@@ -1,3 +1,4 @@
+import doctest
 import json
 
 import keras
@@ -140,3 +141,9 @@ def test_loss_config_round_trip():
 def test_loss_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
         MaskedSparseCategoricalCrossentropy(**arguments)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.training import losses
+
+    assert doctest.testmod(losses).failed == 0

@@ -1,3 +1,4 @@
+import doctest
 import json
 
 import keras
@@ -84,3 +85,9 @@ def test_metric_config_round_trip(metric):
 def test_metrics_reject_a_bad_pad_id():
     with pytest.raises(ValueError, match="Received: pad_id=1.5"):
         Perplexity(pad_id=1.5)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.training import metrics
+
+    assert doctest.testmod(metrics).failed == 0

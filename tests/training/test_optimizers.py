@@ -1,3 +1,4 @@
+import doctest
 import json
 
 import keras
@@ -59,3 +60,9 @@ def test_paper_adam_uses_the_papers_constants():
 def test_adamw_rejects_a_bad_weight_decay():
     with pytest.raises(ValueError, match="Received: weight_decay=1.5"):
         adamw(learning_rate=1e-3, weight_decay=1.5)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.training import optimizers
+
+    assert doctest.testmod(optimizers).failed == 0

@@ -1,3 +1,4 @@
+import doctest
 import json
 
 import keras
@@ -87,3 +88,9 @@ def test_warmup_cosine_rejects_bad_arguments(arguments, message):
     values = {"peak": 1e-3, "warmup_steps": 10, "total_steps": 100, **arguments}
     with pytest.raises(ValueError, match=message):
         warmup_cosine(**values)
+
+
+def test_docstring_examples_run():
+    from transformer_keras.training import schedules
+
+    assert doctest.testmod(schedules).failed == 0
