@@ -88,30 +88,29 @@ def test_survives_keras_set_random_seed(joint_tokenizer):
     assert joint_tokenizer("A dog.").numpy().tolist() == before
 
 
-def test_keras_file_stores_the_model_as_an_asset(joint_tokenizer, tmp_path):
-    assert joint_tokenizer.get_config()["proto"] is None
+def test_config_holds_the_model(joint_tokenizer, tmp_path):
+    config = joint_tokenizer.get_config()
+    assert isinstance(config["proto"], str)  # base64, JSON-friendly
+    from_config = SubwordTokenizer.from_config(config)
+    assert from_config.proto == joint_tokenizer.proto
+    assert from_config.vocabulary_size == joint_tokenizer.vocabulary_size
     path = tmp_path / "subword.keras"
     keras.saving.save_model(joint_tokenizer, path)
     restored = keras.saving.load_model(path)
-    assert restored.proto == joint_tokenizer.proto
     assert (
         restored("Ein Hund.").numpy().tolist() == joint_tokenizer("Ein Hund.").numpy().tolist()
     )
 
 
-def test_unloaded_tokenizer_explains_what_is_missing(joint_tokenizer):
-    empty = SubwordTokenizer.from_config(joint_tokenizer.get_config())
-    with pytest.raises(ValueError, match=r"load_assets.*Received: proto=None"):
-        empty("text")
-    with pytest.raises(ValueError, match=r"Received: proto=None"):
-        _ = empty.vocabulary_size
-
-
 def test_proto_from_a_model_file(joint_tokenizer, tmp_path):
     path = tmp_path / "model.model"
     path.write_bytes(joint_tokenizer.proto)
-    from_file = SubwordTokenizer(proto=str(path))
-    assert from_file("A dog.").numpy().tolist() == joint_tokenizer("A dog.").numpy().tolist()
+    for proto in (str(path), path):
+        from_file = SubwordTokenizer(proto=proto)
+        assert (
+            from_file("A dog.").numpy().tolist() == joint_tokenizer("A dog.").numpy().tolist()
+        )
+    assert SubwordTokenizer.from_config({"proto": str(path)}).proto == joint_tokenizer.proto
 
 
 def test_rejects_bad_protos():
@@ -119,6 +118,8 @@ def test_rejects_bad_protos():
         SubwordTokenizer(proto=b"not a model")
     with pytest.raises(ValueError, match=r"Received: proto="):
         SubwordTokenizer(proto=123)
+    with pytest.raises(ValueError, match=r"Received: proto="):
+        SubwordTokenizer.from_config({"proto": "bm90IGEgbW9kZWw="})  # base64 of junk
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(["a b c d e f"] * 10),

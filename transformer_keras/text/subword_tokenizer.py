@@ -1,10 +1,13 @@
 """Learned subword tokenizer: SentencePiece, trained in memory, run in-graph by tensorflow-text.
 
-The serialized SentencePiece model travels with the layer: as an asset of `.keras`
-files (`save_assets`/`load_assets`) and, through tensorflow-text's tracked model
-resource, inside exported SavedModels (reload them after `import tensorflow_text`).
+The serialized SentencePiece model travels with the layer: base64-encoded in its
+config (hence in `.keras` files, complete after `from_config` alone) and, through
+tensorflow-text's tracked model resource, inside exported SavedModels (reload them
+after `import tensorflow_text`).
 """
 
+import base64
+import binascii
 import hashlib
 import io
 import os
@@ -30,7 +33,6 @@ from transformer_keras.text.base import (
 from transformer_keras.text.corpus import python_texts
 
 MODEL_TYPES = ("unigram", "bpe")
-ASSET_FILE_NAME = "sentencepiece.model"
 # SentencePiece skips longer training sentences; 64 KiB keeps whole IMDB reviews.
 _MAX_SENTENCE_BYTES = 1 << 16
 _MIN_SAMPLE = 100  # SentencePiece rejects `input_sentence_size` in [1, 100]
@@ -49,14 +51,14 @@ class SubwordTokenizer(Tokenizer):
     model with `pad_id=0` and distinct unknown/start/end ids is accepted; the
     special-id properties read its ids.
 
-    The model is not part of `get_config()` (it is binary and can be large):
-    `.keras` files store it as the asset `sentencepiece.model`, and
-    `from_config` gives a tokenizer that is usable once `load_assets` ran (as
-    `keras.saving.load_model` does).
+    `get_config()` holds the model base64-encoded (about 0.2 MB for 8,000
+    pieces), so `from_config` alone rebuilds a working tokenizer, as for the
+    other tokenizers, and models that read `vocabulary_size` while being
+    deserialized work.
 
     Args:
         proto: the serialized SentencePiece model (`bytes`) or the path of a
-            `.model` file; `None` until `load_assets` provides it.
+            `.model` file.
         **kwargs: standard layer arguments (`name`, ...).
 
     Call arguments:
@@ -73,16 +75,8 @@ class SubwordTokenizer(Tokenizer):
     [b'a cat sat on a log']
     """
 
-    def __init__(self, proto=None, **kwargs):
+    def __init__(self, proto, **kwargs):
         super().__init__(**kwargs)
-        self.proto = None
-        self._processor = None
-        self._sentencepiece = None
-        if proto is not None:
-            self.set_proto(proto)
-
-    def set_proto(self, proto):
-        """Loads a SentencePiece model: `bytes` or the path of a `.model` file."""
         if isinstance(proto, str | pathlib.Path):
             with open(proto, "rb") as file:
                 proto = file.read()
@@ -91,16 +85,15 @@ class SubwordTokenizer(Tokenizer):
                 "`proto` must be a serialized SentencePiece model (bytes) or a file path. "
                 f"Received: proto={proto!r:.80}"
             )
-        processor = sentencepiece.SentencePieceProcessor()
+        self._processor = sentencepiece.SentencePieceProcessor()
         try:
-            processor.LoadFromSerializedProto(proto)
+            self._processor.LoadFromSerializedProto(proto)
         except (RuntimeError, OSError) as error:
             raise ValueError(
                 f"`proto` is not a SentencePiece model ({error}). Received: proto={proto!r:.80}"
             ) from None
-        _check_special_ids(processor)
+        _check_special_ids(self._processor)
         self.proto = proto
-        self._processor = processor
         self._sentencepiece = tensorflow_text.SentencepieceTokenizer(
             model=proto, out_type=tf.int32
         )
@@ -193,65 +186,53 @@ class SubwordTokenizer(Tokenizer):
 
     # --- Tokenizer hooks ----------------------------------------------------------------
 
-    def _model(self):
-        if self._sentencepiece is None:
-            raise ValueError(
-                "This SubwordTokenizer has no SentencePiece model yet: pass `proto`, call "
-                "`set_proto` or `load_assets`. Received: proto=None"
-            )
-        return self._sentencepiece
-
     def _tokenize(self, texts):
         texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
-        return self._model().tokenize(texts)  # (B, None)
+        return self._sentencepiece.tokenize(texts)  # (B, None)
 
     def _detokenize(self, ids):
-        return self._model().detokenize(ids)  # (B,)
-
-    def _loaded_processor(self):
-        self._model()
-        return self._processor
+        return self._sentencepiece.detokenize(ids)  # (B,)
 
     @property
     def vocabulary_size(self):
-        return self._loaded_processor().GetPieceSize()
+        return self._processor.GetPieceSize()
 
     @property
     def unknown_id(self):
-        return self._loaded_processor().unk_id()
+        return self._processor.unk_id()
 
     @property
     def start_id(self):
-        return self._loaded_processor().bos_id()
+        return self._processor.bos_id()
 
     @property
     def end_id(self):
-        return self._loaded_processor().eos_id()
+        return self._processor.eos_id()
 
     def id_to_token(self, id):
         self._check_id(id)
         return self._processor.IdToPiece(id)
 
     def token_to_id(self, token):
-        processor = self._loaded_processor()
-        token_id = processor.PieceToId(token) if isinstance(token, str) else processor.unk_id()
-        if token_id == processor.unk_id() and token != processor.IdToPiece(token_id):
+        token_id = (
+            self._processor.PieceToId(token) if isinstance(token, str) else self.unknown_id
+        )
+        if token_id == self.unknown_id and token != self._processor.IdToPiece(token_id):
             raise ValueError(f"`token` is not in the vocabulary. Received: token={token!r}")
         return token_id
 
-    # --- Saving -------------------------------------------------------------------------
-
     def get_config(self):
-        # The model is binary and can be large: it is saved as an asset instead.
-        return {**super().get_config(), "proto": None}
+        return {**super().get_config(), "proto": base64.b64encode(self.proto).decode("ascii")}
 
-    def save_assets(self, dir_path):
-        self._model()  # raises when there is no model to save
-        with open(os.path.join(dir_path, ASSET_FILE_NAME), "wb") as file:
-            file.write(self.proto)
-
-    def load_assets(self, dir_path):
-        self.set_proto(os.path.join(dir_path, ASSET_FILE_NAME))
+    @classmethod
+    def from_config(cls, config):
+        proto = config["proto"]
+        if isinstance(proto, str):
+            try:
+                proto = base64.b64decode(proto, validate=True)
+            except binascii.Error:
+                pass  # not from `get_config`: a file path
+        return cls(**{**config, "proto": proto})
 
 
 class _SharedSentencepieceModel(tf.saved_model.experimental.TrackableResource):
