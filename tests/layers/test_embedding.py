@@ -117,6 +117,13 @@ def test_pad_id_moves_the_mask_and_none_disables_it():
     assert implicit_mask(_embedding()(np.zeros((1, 2, D), "float32"), reverse=True)) is None
 
 
+def test_reverse_projection_leaves_the_mask_of_the_hidden_state():
+    layer = _embedding()
+    hidden = layer(IDS)
+    layer(hidden, reverse=True)
+    assert implicit_mask(hidden) is not None
+
+
 def test_functional_model_carries_the_mask():
     ids = keras.Input((5,), dtype="int32")
     hidden = _embedding()(ids)

@@ -121,3 +121,17 @@ def test_consume_implicit_mask_reads_and_detaches_the_keras_mask():
     np.testing.assert_array_equal(_numpy(masks.consume_implicit_mask(embedded)), [[1, 0]])
     assert masks.implicit_mask(embedded) is None
     assert masks.implicit_mask(None) is None
+
+
+def test_detached_implicit_masks_hides_the_masks_inside_and_restores_them_after():
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(np.array([[3, 0]]))
+    plain = keras.ops.ones((1, 2, 4))
+    with masks.detached_implicit_masks(embedded, plain) as (mask, no_mask):
+        assert masks.implicit_mask(embedded) is None
+        np.testing.assert_array_equal(_numpy(mask), [[True, False]])
+        assert no_mask is None
+    np.testing.assert_array_equal(_numpy(masks.implicit_mask(embedded)), [[True, False]])
+    assert masks.implicit_mask(plain) is None
+    with pytest.raises(RuntimeError), masks.detached_implicit_masks(embedded):
+        raise RuntimeError("the mask comes back anyway")
+    assert masks.implicit_mask(embedded) is not None

@@ -197,39 +197,25 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         self_attention = value is None
         value = query if value is None else value
         key = value if key is None else key
-        implicit_query_mask = masks.consume_implicit_mask(query)
-        implicit_value_mask = masks.consume_implicit_mask(value)
-        masks.consume_implicit_mask(key)
         key_length = value.shape[1] if cache is None else cache.shape[2]
         masks.check_padding_mask("query_padding_mask", query_padding_mask, *query.shape[:2])
         masks.check_padding_mask(
             "value_padding_mask", value_padding_mask, query.shape[0], key_length
         )
+        offset = 0 if cache_update_index is None else cache_update_index
+        # The projections cannot use Keras masks: detach them while projecting
+        # (the caller's tensors get them back for their other consumers).
+        with masks.detached_implicit_masks(query, value, key) as implicit_masks:
+            query_heads, key_heads, value_heads, cache = self._project(
+                query, value, key, cache, cache_update_index, offset
+            )
+        implicit_query_mask, implicit_value_mask, _ = implicit_masks
         if query_padding_mask is None:
             query_padding_mask = implicit_query_mask
         if value_padding_mask is None and cache is None:
             value_padding_mask = implicit_value_mask
             if self_attention and value_padding_mask is None:
                 value_padding_mask = query_padding_mask
-
-        offset = 0 if cache_update_index is None else cache_update_index
-        query_heads = self._query_dense(query)  # (B, T, N, H)
-        if self.rotary_embedding is not None:
-            query_heads = self.rotary_embedding(query_heads, start_index=offset)
-
-        if cache is not None and cache_update_index is None:
-            # Static cache: pre-computed keys and values (cross-attention).
-            key_heads, value_heads = cache[:, 0], cache[:, 1]  # (B, S, K, H)
-        else:
-            key_heads = self._key_dense(key)  # (B, S, K, H)
-            value_heads = self._value_dense(value)  # (B, S, K, H)
-            if self.rotary_embedding is not None:
-                key_heads = self.rotary_embedding(key_heads, start_index=offset)
-            if cache is not None:
-                start = [0, cache_update_index, 0, 0]
-                key_heads = ops.slice_update(cache[:, 0], start, key_heads)
-                value_heads = ops.slice_update(cache[:, 1], start, value_heads)
-                cache = ops.stack([key_heads, value_heads], axis=1)  # (B, 2, S, K, H)
 
         attention_mask = masks.merge_attention_masks(
             query_length=_length(query_heads),
@@ -255,6 +241,31 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         if cache is not None:
             results += (cache,)
         return results[0] if len(results) == 1 else results
+
+    def _project(self, query, value, key, cache, cache_update_index, offset):
+        """Query, key and value heads, reading or updating the cache.
+
+        Returns:
+            `(B, T, N, H)` queries, `(B, S, K, H)` keys and values, and the
+            cache (updated with the new keys and values when
+            `cache_update_index` is given).
+        """
+        query_heads = self._query_dense(query)  # (B, T, N, H)
+        if self.rotary_embedding is not None:
+            query_heads = self.rotary_embedding(query_heads, start_index=offset)
+        if cache is not None and cache_update_index is None:
+            # Static cache: pre-computed keys and values (cross-attention).
+            return query_heads, cache[:, 0], cache[:, 1], cache  # keys (B, S, K, H)
+        key_heads = self._key_dense(key)  # (B, S, K, H)
+        value_heads = self._value_dense(value)  # (B, S, K, H)
+        if self.rotary_embedding is not None:
+            key_heads = self.rotary_embedding(key_heads, start_index=offset)
+        if cache is not None:
+            start = [0, cache_update_index, 0, 0]
+            key_heads = ops.slice_update(cache[:, 0], start, key_heads)
+            value_heads = ops.slice_update(cache[:, 1], start, value_heads)
+            cache = ops.stack([key_heads, value_heads], axis=1)  # (B, 2, S, K, H)
+        return query_heads, key_heads, value_heads, cache
 
     def _compute_attention(
         self,
@@ -493,6 +504,10 @@ class AttentionBlock(ResidualBlock):
         outputs = self.residual(inputs, attend, training=training)
         results = (outputs,) + tuple(extras[k] for k in ("scores", "cache") if k in extras)
         return results[0] if len(results) == 1 else results
+
+    def compute_output_spec(self, *args, **kwargs):
+        # Scores and caches add outputs: trace `call` instead of using one shape.
+        return keras.Operation.compute_output_spec(self, *args, **kwargs)
 
     def compute_output_shape(self, inputs_shape, context_shape=None):
         return inputs_shape

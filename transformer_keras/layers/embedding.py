@@ -8,7 +8,7 @@ import math
 import keras
 from keras import ops
 
-from transformer_keras.layers.masks import consume_implicit_mask, padding_mask_from_ids
+from transformer_keras.layers.masks import detached_implicit_masks, padding_mask_from_ids
 from transformer_keras.layers.position import (
     PositionEmbedding,
     SinusoidalPositionEncoding,
@@ -128,8 +128,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def call(self, token_ids, start_index=0, reverse=False, training=None):
         if reverse:
-            consume_implicit_mask(token_ids)  # a hidden state: its mask is not ours
-            return self.token_embedding(token_ids, reverse=True)  # (B, T, V)
+            with detached_implicit_masks(token_ids):  # a hidden state: its mask is not ours
+                return self.token_embedding(token_ids, reverse=True)  # (B, T, V)
         length = token_ids.shape[-1]
         if (
             self.position == "learned"

@@ -7,6 +7,8 @@ Convention for the whole package: masks are boolean and `True` means
 Legend: B batch, T query length, S key length.
 """
 
+import contextlib
+
 import numpy as np
 from keras import ops
 
@@ -40,6 +42,27 @@ def consume_implicit_mask(tensor):
     if mask is not None:
         _set_keras_mask(tensor, None)
     return mask
+
+
+@contextlib.contextmanager
+def detached_implicit_masks(*tensors):
+    """Detaches the Keras masks of `tensors` for a block, then restores them.
+
+    Yields the masks (or `None`s). Inside the block, sub-layers that cannot use
+    a mask (projections) do not warn about one; after it, the caller's tensors
+    carry their masks again, so another consumer of the same tensor still sees
+    its padding.
+    """
+    saved = [implicit_mask(tensor) for tensor in tensors]
+    for tensor, mask in zip(tensors, saved):
+        if mask is not None:
+            _set_keras_mask(tensor, None)
+    try:
+        yield saved
+    finally:
+        for tensor, mask in zip(tensors, saved):
+            if mask is not None:
+                _set_keras_mask(tensor, mask)
 
 
 def causal_mask(query_length, key_length=None, offset=0):
