@@ -64,6 +64,10 @@ class CharTokenizer(Tokenizer):
     def train(cls, texts_or_dataset, max_vocabulary_size=None, **kwargs):
         """Learns the characters of a corpus, most frequent first.
 
+        Characters a text does not contain are not learned: pass whole documents
+        (e.g. `[path.read_text()]`, 65 characters for Tiny Shakespeare) rather than
+        `tf.data.TextLineDataset` lines, which drop the newline character.
+
         Args:
             texts_or_dataset: texts (list, array, tensor) or a `tf.data.Dataset`
                 of `tf.string` scalars or batches.
