@@ -1,5 +1,336 @@
-"""`transformer-keras` sub-commands of the classifier family (being written)."""
+"""`transformer-keras` sub-commands of the classifier family.
+
+- `train classifier --train FILE [--validation FILE] --output saved_models/NAME`
+  learns a tokenizer and a `TransformerClassifier`, then exports the SavedModel
+  (text in, label out) and the `.keras` file beside it.
+- `classify saved_models/NAME "text" ...` (or lines on stdin) prints
+  `label<TAB>probability<TAB>text` per text.
+- `evaluate classifier saved_models/NAME --data FILE` prints the accuracy.
+- The `demo` step trains the tiny preset on generated sentences (or `--data`),
+  exports, reloads the SavedModel and prints predictions.
+
+TensorFlow and Keras are imported inside the handlers so `--help` is instant.
+"""
+
+import math
+import os
+import sys
+import time
+
+PRESETS = ("tiny", "small", "base")  # TransformerClassifier.presets (a test checks)
+TOKENIZERS = ("word", "subword", "char", "byte")  # text.TOKENIZER_CLASSES
+DEMO_TEXTS = (
+    "the acting was truly wonderful",
+    "the plot was not gripping",
+    "i did not hate the ending",
+    "the cast was superb but the pacing was very tedious",
+)
 
 
 def register(commands):
-    """Adds this family's sub-commands and demo step to `commands` (see cli.Commands)."""
+    """Adds `train classifier`, `classify`, `evaluate classifier` and the demo step."""
+    train = commands.train.add_parser(
+        "classifier",
+        help="train a text classifier on a TSV/CSV file or class folders and export it",
+        description="Learn a tokenizer and a Transformer classifier, export a SavedModel.",
+    )
+    train.add_argument("--train", required=True, help="TSV/CSV file or folder per class")
+    train.add_argument("--validation", help="validation file (default: hold out 10%%)")
+    _add_column_arguments(train)
+    train.add_argument("--output", required=True, help="SavedModel folder, saved_models/NAME")
+    train.add_argument("--preset", default="small", choices=PRESETS)
+    train.add_argument("--tokenizer", default="word", choices=TOKENIZERS)
+    train.add_argument(
+        "--vocabulary-size", type=int, help="tokenizer size (word 20000, subword 8000)"
+    )
+    train.add_argument("--max-length", type=int, help="tokens kept per text (preset's)")
+    train.add_argument("--pooling", choices=("mean", "cls"), help="(preset's: mean)")
+    train.add_argument("--epochs", type=int, default=3)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--learning-rate", type=float, default=5e-4)
+    train.add_argument("--dropout", type=float, help="(preset's)")
+    train.add_argument("--patience", type=int, default=2, help="early-stopping epochs")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--no-xla", action="store_true", help="do not XLA-compile steps")
+    train.set_defaults(handler=train_command)
+
+    classify = commands.top.add_parser(
+        "classify", help="label texts with an exported classifier (args or stdin lines)"
+    )
+    classify.add_argument("model", help="SavedModel folder written by `train classifier`")
+    classify.add_argument("texts", nargs="*", help="texts; read from stdin when none")
+    classify.set_defaults(handler=classify_command)
+
+    evaluate = commands.evaluate.add_parser(
+        "classifier", help="accuracy of an exported classifier on a labelled file"
+    )
+    evaluate.add_argument("model", help="SavedModel folder written by `train classifier`")
+    evaluate.add_argument("--data", required=True, help="TSV/CSV file or folder per class")
+    _add_column_arguments(evaluate)
+    evaluate.add_argument("--batch-size", type=int, default=256)
+    evaluate.set_defaults(handler=evaluate_command)
+
+    commands.demos.append(("classifier", demo))
+
+
+def _add_column_arguments(parser):
+    parser.add_argument("--text-column", help="text column (default: sentence/text/...)")
+    parser.add_argument("--label-column", default="label", help="label column")
+
+
+def _check_positive(name, value):
+    if value is not None and value <= 0:
+        raise ValueError(f"--{name} must be positive. Received: {name}={value}")
+
+
+# ----------------------------------------------------------------- loading
+def load_labelled(path, text_column=None, label_column="label", label_names=None):
+    """A `TextClassificationData` from a TSV/CSV file or a folder per class."""
+    from transformer_keras.data.classification import load_delimited_file, load_directory
+
+    if os.path.isdir(path):
+        return load_directory(path, label_names=label_names)
+    return load_delimited_file(
+        path, text_column=text_column, label_column=label_column, label_names=label_names
+    )
+
+
+# ---------------------------------------------------------------- training
+def fit_classifier(
+    train,
+    validation,
+    output_dir,
+    preset="small",
+    tokenizer="word",
+    vocabulary_size=None,
+    epochs=3,
+    batch_size=32,
+    learning_rate=5e-4,
+    patience=2,
+    seed=0,
+    verbose=2,
+    jit_compile="auto",
+    callbacks=(),
+    **overrides,
+):
+    """Learns a tokenizer, builds `TransformerClassifier.from_preset` and fits it.
+
+    Checkpoints, TensorBoard logs and the `BackupAndRestore` state go under
+    `output_dir`: running the same call again after an interruption resumes.
+    With a validation set, early stopping on validation accuracy keeps the best
+    weights.
+
+    Args:
+        train, validation: `TextClassificationData` (validation may be None).
+        output_dir: folder for the run's checkpoints and logs.
+        preset, **overrides: the model (`TransformerClassifier.from_preset`).
+        tokenizer: a kind of `transformer_keras.text.train_tokenizer`
+            (`"word"`, `"subword"`, ...); vocabulary_size: its size (None:
+            the kind's default).
+        epochs, batch_size, learning_rate, patience, seed: training.
+        verbose: `fit`'s verbosity.
+        jit_compile: XLA compilation (`compile`'s argument).
+        callbacks: more callbacks, run after the default ones.
+
+    Returns:
+        The trained model.
+    """
+    import keras
+
+    from transformer_keras.data.classification import classification_batches
+    from transformer_keras.models.classifier import TransformerClassifier
+    from transformer_keras.text import train_tokenizer
+    from transformer_keras.training.callbacks import default_callbacks
+
+    for name, value in (("epochs", epochs), ("batch-size", batch_size)):
+        _check_positive(name, value)
+    keras.utils.set_random_seed(seed)
+    model = TransformerClassifier.from_preset(
+        preset,
+        num_classes=len(train.label_names),
+        tokenizer=train_tokenizer(
+            tokenizer, train.dataset.map(lambda text, label: text), vocabulary_size
+        ),
+        label_names=list(train.label_names),
+        **{key: value for key, value in overrides.items() if value is not None},
+    )
+    model.build((None, None))  # BackupAndRestore needs a built model
+    steps_per_epoch = math.ceil(train.num_examples / batch_size)
+    model.compile(
+        total_steps=epochs * steps_per_epoch,
+        learning_rate=learning_rate,
+        jit_compile=jit_compile,
+    )
+    train_batches = classification_batches(
+        train, model.preprocess, batch_size, shuffle=True, seed=seed
+    )
+    validation_batches = (
+        classification_batches(validation, model.preprocess, 256) if validation else None
+    )
+    monitor = "val_accuracy" if validation else "accuracy"
+    model.fit(
+        train_batches,
+        validation_data=validation_batches,
+        epochs=epochs,
+        callbacks=[
+            *default_callbacks(
+                output_dir, monitor=monitor, mode="max", early_stopping_patience=patience
+            ),
+            *callbacks,
+        ],
+        shuffle=False,  # the dataset is shuffled
+        verbose=verbose,
+    )
+    return model
+
+
+def train_command(args):
+    from transformer_keras.data.classification import split_data
+    from transformer_keras.export.classifier import export_classifier
+
+    started = time.time()
+    _check_positive("vocabulary-size", args.vocabulary_size)
+    _check_positive("max-length", args.max_length)
+    train = load_labelled(args.train, args.text_column, args.label_column)
+    if args.validation:
+        validation = load_labelled(
+            args.validation, args.text_column, args.label_column, train.label_names
+        )
+    else:
+        train, validation = split_data(train, 0.1, seed=args.seed)
+    print(
+        f"{train.num_examples} training and {validation.num_examples} validation texts, "
+        f"labels {list(train.label_names)}",
+        flush=True,
+    )
+    model = fit_classifier(
+        train,
+        validation,
+        output_dir=args.output.rstrip("/") + ".training",
+        preset=args.preset,
+        tokenizer=args.tokenizer,
+        vocabulary_size=args.vocabulary_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        seed=args.seed,
+        max_sequence_length=args.max_length,
+        pooling=args.pooling,
+        dropout=args.dropout,
+        jit_compile=False if args.no_xla else "auto",
+    )
+    accuracy = _keras_accuracy(model, validation)
+    path = export_classifier(model, args.output)
+    print(f"validation accuracy {accuracy:.4f}")
+    print(f"exported {path} (and {path}.keras) in {time.time() - started:.0f} s")
+    return 0
+
+
+def _keras_accuracy(model, data):
+    from transformer_keras.data.classification import classification_batches
+
+    _, accuracy = model.evaluate(classification_batches(data, model.preprocess, 256), verbose=0)
+    return accuracy
+
+
+# --------------------------------------------------------------- inference
+def load_classifier_signature(path):
+    """The `serving_default` function of an exported classifier."""
+    from transformer_keras.export.saved_model import load_saved_model
+
+    loaded = load_saved_model(path)
+    if "label_names" not in loaded.signatures:
+        raise ValueError(
+            f"'{path}' is not a classifier exported by `train classifier`. "
+            f"Received: signatures={sorted(loaded.signatures)}"
+        )
+    return loaded.signatures["serving_default"], loaded.signatures["label_names"]
+
+
+def predict_texts(serve, texts, batch_size=256):
+    """Runs `serve` over `texts` in batches: `(labels, label_ids, probabilities)`."""
+    import numpy as np
+    import tensorflow as tf
+
+    labels, ids, probabilities = [], [], []
+    for start in range(0, len(texts), batch_size):
+        outputs = serve(text=tf.constant(texts[start : start + batch_size], tf.string))
+        labels += [label.decode("utf-8") for label in outputs["label"].numpy()]
+        ids.append(outputs["label_id"].numpy())
+        probabilities.append(outputs["probabilities"].numpy())
+    if not texts:
+        return [], np.zeros((0,), "int64"), np.zeros((0, 0), "float32")
+    return labels, np.concatenate(ids), np.concatenate(probabilities)
+
+
+def classify_command(args):
+    texts = list(args.texts)
+    if not texts:
+        if sys.stdin.isatty():
+            from transformer_keras.cli import UsageError
+
+            raise UsageError("give texts to classify, or pipe one text per line on stdin")
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    serve, _ = load_classifier_signature(args.model)
+    labels, ids, probabilities = predict_texts(serve, texts)
+    for text, label, label_id, row in zip(texts, labels, ids, probabilities):
+        print(f"{label}\t{row[label_id]:.4f}\t{text}")
+    return 0
+
+
+def evaluate_command(args):
+    serve, names = load_classifier_signature(args.model)
+    label_names = [name.decode("utf-8") for name in names()["label_names"].numpy()]
+    data = load_labelled(args.data, args.text_column, args.label_column, label_names)
+    texts, labels = data.texts_and_labels()
+    if not texts:
+        raise ValueError(f"{args.data} has no examples. Received: data={args.data!r}")
+    _, predicted, _ = predict_texts(serve, texts, args.batch_size)
+    correct = int(sum(int(p) == t for p, t in zip(predicted, labels)))
+    print(f"accuracy {correct / len(texts):.4f} ({correct}/{len(texts)}) on {args.data}")
+    return 0
+
+
+# -------------------------------------------------------------------- demo
+def demo(args):
+    """Trains the tiny classifier, exports, reloads the SavedModel, prints predictions."""
+    from transformer_keras.data.classification import split_data
+    from transformer_keras.data.generated_sentiment import generated_sentiment_data
+    from transformer_keras.export.classifier import export_classifier
+
+    started = time.time()
+    if args.data:
+        train, validation = split_data(load_labelled(args.data), 0.1, seed=0)
+        texts = None
+        print(f"data: {args.data}")
+    else:
+        train, validation = (
+            generated_sentiment_data(4000, seed=0),
+            generated_sentiment_data(400, seed=1),
+        )
+        texts = list(DEMO_TEXTS)
+        print("data: generated review sentences (negation and 'but' decide the label)")
+    path = os.path.join(args.output_dir, "classifier-demo")
+    model = fit_classifier(
+        train,
+        validation,
+        output_dir=path + ".training",
+        preset="tiny",
+        vocabulary_size=2000,
+        epochs=4,
+        batch_size=32,
+        learning_rate=2e-3,
+        patience=None,
+        verbose=2,
+        jit_compile=False,  # XLA compiling costs more than it saves on a tiny model
+    )
+    export_classifier(model, path)
+    serve, _ = load_classifier_signature(path)
+    if texts is None:
+        texts = validation.texts_and_labels()[0][:4]
+    labels, ids, probabilities = predict_texts(serve, texts)
+    print(f"reloaded {path} with tf.saved_model.load:")
+    for text, label, label_id, row in zip(texts, labels, ids, probabilities):
+        print(f"  {label:>10} {row[label_id]:.3f}  {text[:70]}")
+    print(f"classifier demo took {time.time() - started:.0f} s")

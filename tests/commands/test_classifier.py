@@ -1,0 +1,155 @@
+"""`train classifier`, `classify`, `evaluate classifier` and the demo step, end to end."""
+
+import io
+import re
+
+import keras
+import pytest
+
+from transformer_keras import cli
+from transformer_keras.commands import classifier as commands
+from transformer_keras.data.classification import from_texts
+from transformer_keras.data.generated_sentiment import LABEL_NAMES, generate_sentiment_examples
+
+pytestmark = pytest.mark.tf_only
+
+FAST = ["--preset", "tiny", "--epochs", "2", "--vocabulary-size", "200", "--no-xla"]
+
+
+def _write_tsv(path, num_examples, seed, label_as_name=True, header="review\tsentiment"):
+    texts, labels = generate_sentiment_examples(num_examples, seed)
+    rows = [f"{t}\t{LABEL_NAMES[y] if label_as_name else y}" for t, y in zip(texts, labels)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _run(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("classifier_cli")
+    train = _write_tsv(folder / "train.tsv", 300, seed=0)
+    dev = _write_tsv(folder / "dev.tsv", 60, seed=1, label_as_name=False)
+    output = folder / "saved_models" / "sentiment"
+    code = cli.main(
+        ["train", "classifier", "--train", str(train), "--validation", str(dev),
+         "--text-column", "review", "--label-column", "sentiment", "--output", str(output),
+         *FAST]
+    )  # fmt: skip
+    assert code == 0
+    return folder, output
+
+
+def test_train_exports_saved_model_and_keras_file(trained):
+    folder, output = trained
+    assert (output / "saved_model.pb").is_file()
+    model = keras.saving.load_model(f"{output}.keras")
+    assert model.label_names == list(LABEL_NAMES) and model.num_layers == 1
+    assert (folder / "saved_models" / "sentiment.training" / "logs").is_dir()
+
+
+def test_classify_arguments_and_stdin(trained, capsys, monkeypatch):
+    _, output = trained
+    texts = ["the cast was superb", "", "i hated the ending"]
+    code, out, _ = _run(["classify", str(output), *texts], capsys)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    for line, text in zip(lines, texts):
+        label, probability, echoed = line.split("\t")
+        assert label in LABEL_NAMES and 0.5 <= float(probability) <= 1.0 and echoed == text
+    monkeypatch.setattr("sys.stdin", io.StringIO("the cast was superb\ni hated the ending\n"))
+    code, out, _ = _run(["classify", str(output)], capsys)
+    assert code == 0 and out.splitlines() == [lines[0], lines[2]]
+
+
+def test_evaluate_prints_accuracy(trained, capsys):
+    folder, output = trained
+    code, out, _ = _run(
+        ["evaluate", "classifier", str(output), "--data", str(folder / "dev.tsv"),
+         "--text-column", "review", "--label-column", "sentiment"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    accuracy, correct, total = re.match(r"accuracy (\S+) \((\d+)/(\d+)\)", out).groups()
+    assert int(total) == 60 and float(accuracy) == pytest.approx(int(correct) / 60, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "classifier", "--train", "{tmp}/absent.tsv", "--output", "{tmp}/m"],
+         "No such data file"),
+        (["train", "classifier", "--train", "{tmp}/train.tsv", "--text-column", "body",
+          "--output", "{tmp}/m"], "no column 'body'"),
+        (["train", "classifier", "--train", "{tmp}/one_class.tsv", "--output", "{tmp}/m"],
+         "at least 2"),
+        (["train", "classifier", "--train", "{tmp}/train.tsv", "--epochs", "0",
+          "--output", "{tmp}/m"], "epochs=0"),
+        (["classify", "{tmp}/absent_model", "some text"], "No SavedModel"),
+        (["evaluate", "classifier", "{tmp}/absent_model", "--data", "{tmp}/train.tsv"],
+         "No SavedModel"),
+    ],
+)  # fmt: skip
+def test_user_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\nfine\t1\nbad\t0\n")
+    (tmp_path / "one_class.tsv").write_text("sentence\tlabel\nfine\t1\ngood\t1\n")
+    code, _, err = _run([arg.format(tmp=tmp_path) for arg in argv], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_evaluate_with_unknown_labels_is_a_user_error(trained, tmp_path, capsys):
+    _, output = trained
+    (tmp_path / "other.tsv").write_text("sentence\tlabel\nfine\tneutral\n")
+    code, _, err = _run(
+        ["evaluate", "classifier", str(output), "--data", str(tmp_path / "other.tsv")], capsys
+    )
+    assert code == 2 and "Received: label='neutral'" in err
+
+
+def test_parser_lists_what_the_model_offers():
+    from transformer_keras.models.classifier import TransformerClassifier
+    from transformer_keras.text import TOKENIZER_CLASSES
+
+    assert sorted(commands.PRESETS) == TransformerClassifier.preset_names()
+    assert sorted(commands.TOKENIZERS) == sorted(TOKENIZER_CLASSES)
+
+
+def test_demo_with_a_data_file(tmp_path, capsys):
+    data = _write_tsv(tmp_path / "reviews.tsv", 120, seed=3, header="sentence\tlabel")
+    code, out, err = _run(["demo", "--data", str(data), "--output-dir", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert (tmp_path / "classifier-demo" / "saved_model.pb").is_file()
+    predictions = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(predictions) == 4
+    assert all(line.split()[0] in LABEL_NAMES for line in predictions)
+
+
+@pytest.mark.slow
+def test_interrupted_training_resumes(tmp_path):
+    """BackupAndRestore: a second run after a crash starts at the next epoch."""
+    texts, labels = generate_sentiment_examples(64, seed=0)
+    data = from_texts(texts, labels, LABEL_NAMES)
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("simulated crash")
+
+    class Epochs(keras.callbacks.Callback):
+        seen = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen.append(epoch)
+
+    settings = dict(preset="tiny", vocabulary_size=100, epochs=3, verbose=0, jit_compile=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        commands.fit_classifier(data, None, tmp_path, callbacks=[Epochs(), Crash()], **settings)
+    assert Epochs.seen == [0, 1]
+    Epochs.seen = []
+    commands.fit_classifier(data, None, tmp_path, callbacks=[Epochs()], **settings)
+    assert Epochs.seen == [2]
