@@ -202,3 +202,17 @@ def test_training_batches_reshuffle_each_epoch():
     )
     first, second = (next(iter(dataset))[1].numpy() for _ in range(2))
     assert sorted(first) == sorted(second) and list(first) != list(second)
+
+
+def test_tfds_unlabelled_split_is_an_error():
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    def unlabelled(self, *args, **kwargs):  # GLUE test splits: every label is -1
+        return tf.data.Dataset.from_tensor_slices(
+            {"sentence": ["a", "b"], "label": [-1, -1], "idx": [0, 1]}
+        ).map(lambda example: {**example, "label": tf.cast(example["label"], tf.int64)})
+
+    with tfds.testing.mock_data(as_dataset_fn=unlabelled):
+        with pytest.raises(ValueError, match="Received: split='test'"):
+            load_tfds("glue/sst2", split="test")

@@ -11,6 +11,7 @@ TensorFlow backend only (tf.data).
 
 import csv
 import dataclasses
+import math
 import os
 
 import tensorflow as tf
@@ -28,8 +29,7 @@ class TextClassificationData:
         dataset: unbatched `tf.data.Dataset` of `(text, label)`, a `tf.string`
             scalar and an int64 scalar in `[0, len(label_names))`.
         label_names: tuple of class names; label id `i` is `label_names[i]`.
-        num_examples: number of pairs (for TFDS: the split's size, before
-            unlabelled examples are dropped).
+        num_examples: number of pairs.
     """
 
     dataset: tf.data.Dataset
@@ -54,8 +54,8 @@ def load_tfds(name, split, data_dir=None, download=True):
     """A TFDS text classification dataset, e.g. `"imdb_reviews"` or `"glue/sst2"`.
 
     The text is the dataset's `Text` feature and the label its `ClassLabel`
-    feature, whose names become `label_names`. Unlabelled examples (label -1,
-    as in GLUE's test splits) are dropped.
+    feature, whose names become `label_names`. An unlabelled split (label -1,
+    as GLUE's test splits) is an error.
 
     Args:
         name: TFDS name.
@@ -85,7 +85,13 @@ def load_tfds(name, split, data_dir=None, download=True):
     dataset = dataset.map(
         lambda example: (example[text_key], tf.cast(example[label_key], tf.int64)),
         num_parallel_calls=tf.data.AUTOTUNE,
-    ).filter(lambda text, label: label >= 0)
+    )
+    for _, label in dataset.take(1):
+        if label < 0:
+            raise ValueError(
+                f"The {split!r} split of {name!r} is unlabelled (label -1); choose a "
+                f"labelled split. Received: split={split!r}"
+            )
     return TextClassificationData(dataset, label_names, num_examples)
 
 
@@ -378,6 +384,9 @@ def classification_batches(data, preprocess, batch_size, shuffle=False, seed=Non
         .map(lambda ids, label: (_without_padding(ids), label), tf.data.AUTOTUNE)
     )
     dataset = length_aware_batches(dataset, batch_size, shuffle=shuffle, seed=seed)
+    # Known length: Keras then shows progress and does not warn at the epoch's end.
+    num_batches = math.ceil(data.num_examples / batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
