@@ -83,12 +83,12 @@ def test_validation_is_the_last_tenth():
             split_ids(np.arange(10), fraction)
 
 
-def test_encode_texts_starts_each_text_with_the_start_id():
+def test_encode_texts_puts_each_text_between_start_and_end_ids():
     tokenizer = ByteTokenizer()
     ids = encode_texts(["ab", "", "c"], tokenizer)
-    start = tokenizer.start_id
-    assert ids.tolist() == [start, 97 + 4, 98 + 4, start, start, 99 + 4]
-    assert encode_texts("ab", tokenizer, add_start=False).tolist() == [101, 102]
+    start, end = tokenizer.start_id, tokenizer.end_id
+    assert ids.tolist() == [start, 101, 102, end, start, end, start, 103, end]
+    assert encode_texts("ab", tokenizer, add_start=False, add_end=False).tolist() == [101, 102]
 
 
 def test_read_text_files_reads_utf8_and_replaces_bad_bytes(tmp_path):

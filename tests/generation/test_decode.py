@@ -49,8 +49,9 @@ def context_size_step(token_ids, cache, cache_update_index):
 
 
 def run(step_fn, prompts, max_new_tokens, context_length=16, use_cache=True, **kwargs):
-    ids, lengths = pack_prompts(tf.ragged.constant(prompts, tf.int32), context_length)
-    cache = tf.zeros([len(prompts), context_length], tf.int32) if use_cache else None
+    prompts = tf.ragged.constant(prompts, tf.int32, ragged_rank=1, inner_shape=())
+    ids, lengths = pack_prompts(prompts, context_length)
+    cache = tf.zeros([prompts.nrows(), context_length], tf.int32) if use_cache else None
     tokens, lengths = decode(
         step_fn, greedy, ids, lengths, max_new_tokens, context_length, cache, **kwargs
     )
@@ -153,3 +154,8 @@ def test_one_trace_serves_every_batch_size_prompt_length_and_budget():
         width = max(len(p) for p in prompts) + max_new_tokens
         assert tokens.numpy().tolist() == [e + [0] * (width - len(e)) for e in expected]
     assert generate.experimental_get_tracing_count() == 1
+
+
+def test_an_empty_batch_returns_an_empty_batch():
+    tokens, lengths = run(successor_step, [], 3, use_cache=False)
+    assert tokens == [] and lengths == []

@@ -2,8 +2,9 @@
 
 The texts come from local files (`read_text_files`) or TFDS
 (`load_tfds_texts`, e.g. `"tiny_shakespeare"`). `encode_texts` turns them into
-one contiguous stream of ids (each text starts with the tokenizer's start
-token, so a model learns how texts begin and an empty prompt is meaningful);
+one contiguous stream of ids (each text between the tokenizer's start and end
+tokens, so a model learns how texts begin and end: an empty prompt is
+meaningful and generation can stop at the end token);
 `split_ids` holds out the last 10% as validation, as nanoGPT does;
 `window_dataset` cuts a stream into `(inputs, targets)` batches, where
 `targets` are `inputs` shifted by one token.
@@ -79,13 +80,14 @@ def load_tfds_texts(name="tiny_shakespeare", split="train", text_key="text", dat
     ]
 
 
-def encode_texts(texts, tokenizer, add_start=True):
+def encode_texts(texts, tokenizer, add_start=True, add_end=True):
     """Tokenizes texts into one contiguous stream of ids.
 
     Args:
         texts: a list of strings (or a single string).
         tokenizer: a `transformer_keras.text` tokenizer.
         add_start: put the tokenizer's start id before each text.
+        add_end: put the tokenizer's end id after each text.
 
     Returns:
         A 1-D int32 NumPy array.
@@ -96,6 +98,8 @@ def encode_texts(texts, tokenizer, add_start=True):
         if add_start:
             pieces.append(np.array([tokenizer.start_id], np.int32))
         pieces.append(np.asarray(tokenizer.tokenize(tf.constant(text)), np.int32))
+        if add_end:
+            pieces.append(np.array([tokenizer.end_id], np.int32))
     if not pieces:
         raise ValueError(f"`texts` must hold at least one text. Received: texts={texts!r}")
     return np.concatenate(pieces)

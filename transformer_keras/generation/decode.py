@@ -113,7 +113,8 @@ def decode(
     batch_size = tf.shape(prompt_ids)[0]
     total_length = tf.shape(prompt_ids)[1] + max_new_tokens  # L
     tokens = tf.pad(prompt_ids, [[0, 0], [0, max_new_tokens]], constant_values=pad_id)
-    prefill_length = tf.reduce_min(prompt_lengths)
+    # An empty batch prefills one (absent) token and skips the loop.
+    prefill_length = tf.where(batch_size > 0, tf.reduce_min(prompt_lengths), 1)
     checks = [
         tf.debugging.assert_greater_equal(
             prefill_length, 1, message="every prompt needs at least one token"
@@ -134,50 +135,46 @@ def decode(
         not_pad = tf.one_hot(pad_id, tf.shape(logits)[-1], on_value=False, off_value=True)
         return tf.where(not_pad[None, :], logits, _SUPPRESSED), cache
 
-    logits, cache = next_logits(tokens[:, :prefill_length], cache, tf.constant(0))
-
-    def advance(tokens, index, cache, window_start):
-        """Logits after the token at `index`, from the cache or recomputed."""
+    def logits_at(tokens, index, cache, window_start, refill):
+        """Logits for position `index`: one cached step, or a window in one pass."""
         if cache is None:
-            start = tf.maximum(index + 1 - context_length, 0)
-            logits, _ = next_logits(tokens[:, start : index + 1], None, tf.constant(0))
-            return logits, cache, window_start
-        position = index - window_start
+            start = tf.maximum(index - context_length, 0)
+            logits, _ = next_logits(tokens[:, start:index], None, tf.constant(0))
+            return logits, None
 
-        def step():
-            new_token = tf.gather(tokens, index, axis=1)[:, None]  # (B, 1)
-            logits, new_cache = next_logits(new_token, cache, position)
-            return logits, new_cache, window_start
+        def prefill():  # the cache holds nothing useful: run the window at 0 ..
+            return next_logits(tokens[:, window_start:index], cache, tf.constant(0))
 
-        def slide():
-            start = index + 1 - window
-            logits, new_cache = next_logits(tokens[:, start : index + 1], cache, 0)
-            return logits, new_cache, start
+        def step():  # the cache holds window_start .. index - 2: add index - 1
+            last = tf.gather(tokens, index - 1, axis=1)[:, None]  # (B, 1)
+            return next_logits(last, cache, index - 1 - window_start)
 
-        return tf.cond(position < context_length, step, slide)
+        return tf.cond(refill, prefill, step)
 
     def body(state):
         index = state["index"]
+        logits, cache = logits_at(
+            state["tokens"], index, state.get("cache"), state["window_start"], state["refill"]
+        )
         in_prompt = index < prompt_lengths  # (B,)
-        sampled = sample_fn(state["logits"], index)  # (B,)
+        sampled = sample_fn(logits, index)  # (B,)
         token = tf.where(in_prompt, tf.gather(state["tokens"], index, axis=1), sampled)
         positions = tf.stack([rows, tf.fill([batch_size], index)], axis=1)  # (B, 2)
         tokens = tf.tensor_scatter_nd_update(state["tokens"], positions, token)  # (B, L)
         finished = (index + 1 >= prompt_lengths + max_new_tokens) | (
             ~in_prompt & (token == stop_token_id)
         )
-        lengths = tf.where(state["done"], state["lengths"], index + 1)
-        logits, cache, window_start = advance(
-            tokens, index, state.get("cache"), state["window_start"]
-        )
+        # The next step feeds `token` at cache position index - window_start:
+        # when that is past the cache, slide to the last `window` tokens.
+        full = index - state["window_start"] >= context_length
         new_state = dict(
             state,
             index=index + 1,
             tokens=tokens,
-            logits=logits,
-            window_start=window_start,
+            window_start=tf.where(full, index + 1 - window, state["window_start"]),
+            refill=full,
             done=state["done"] | finished,
-            lengths=lengths,
+            lengths=tf.where(state["done"], state["lengths"], index + 1),
         )
         if cache is not None:
             new_state["cache"] = cache
@@ -189,8 +186,8 @@ def decode(
     state = dict(
         index=prefill_length,
         tokens=tokens,
-        logits=logits,
         window_start=tf.constant(0),
+        refill=tf.constant(True),  # the first step prefills the shortest prompt
         done=tf.zeros([batch_size], tf.bool),
         lengths=prompt_lengths,
     )

@@ -319,8 +319,11 @@ class TransformerLM(Task):
                 return self.generate_ids(*args, use_cache=use_cache)
 
             scalar = tf.TensorSpec([], tf.int32)
+            # No AutoGraph: the loop is an explicit `tf.while_loop` (and
+            # converting the model's code would triple the tracing time).
             self._generate_functions[use_cache] = tf.function(
                 generate_ids,
+                autograph=False,
                 input_signature=[
                     tf.TensorSpec([None, None], tf.int32, name="prompt_ids"),
                     tf.TensorSpec([None], tf.int32, name="prompt_lengths"),
@@ -412,10 +415,7 @@ class TransformerLM(Task):
         )
         new_ids = continuations(token_ids, prompt_lengths, lengths, stop_token_id)
         if as_text:
-            outputs = [
-                text.decode("utf-8", errors="replace")
-                for text in self.tokenizer.detokenize(new_ids).numpy()
-            ]
+            outputs = [text.decode("utf-8") for text in self.detokenize(new_ids).numpy()]
         else:
             outputs = new_ids.to_list()
         return outputs[0] if single else outputs
@@ -446,7 +446,7 @@ class TransformerLM(Task):
                     f"Received: prompts={prompts!r}"
                 )
             texts = tf.constant([p.encode("utf-8") if isinstance(p, str) else p for p in batch])
-            return single, True, self.tokenizer.tokenize(texts)
+            return single, True, self.tokenize(texts)
         rows = []
         for prompt in batch:
             if isinstance(prompt, np.ndarray):
@@ -509,15 +509,46 @@ class TransformerLM(Task):
         count = tf.reduce_sum(tf.reshape(real, [batch_size, -1]), axis=1)  # (B,)
         return total / tf.maximum(count, 1.0)
 
-    def text_ids(self, texts):
-        """`(B,)` strings -> ragged ids `[start] + tokens` (what `score` scores)."""
+    def tokenize(self, texts):
+        """`(B,)` strings -> ragged ids `(B, None)` with the model's tokenizer.
+
+        Invalid UTF-8 bytes become U+FFFD first, so every tokenizer sees
+        well-formed text (the same in Python and in the exported graph).
+        """
         import tensorflow as tf
 
         if self.tokenizer is None:
             raise ValueError(
-                "Scoring text needs a model with a tokenizer. Received: tokenizer=None"
+                "Text needs a model with a tokenizer; pass token ids instead. "
+                "Received: tokenizer=None"
             )
-        ids = self.tokenizer.tokenize(tf.convert_to_tensor(texts, tf.string))  # (B, None)
+        texts = tf.strings.unicode_transcode(
+            tf.convert_to_tensor(texts, tf.string),
+            "UTF-8",
+            "UTF-8",
+            errors="replace",
+            replace_control_characters=False,
+        )
+        return self.tokenizer.tokenize(texts)  # (B, None)
+
+    def detokenize(self, token_ids):
+        """Ragged or dense ids `(B, T)` -> `(B,)` valid UTF-8 strings.
+
+        Byte sequences that are not UTF-8 (a byte-level model may cut a
+        character in two, or produce any bytes) become U+FFFD.
+        """
+        import tensorflow as tf
+
+        texts = self.tokenizer.detokenize(token_ids)  # (B,)
+        return tf.strings.unicode_transcode(
+            texts, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
+        )
+
+    def text_ids(self, texts):
+        """`(B,)` strings -> ragged ids `[start] + tokens` (what `score` scores)."""
+        import tensorflow as tf
+
+        ids = self.tokenize(texts)  # (B, None)
         starts = tf.fill([ids.nrows(out_type=tf.int32), 1], self.tokenizer.start_id)
         return tf.concat([tf.RaggedTensor.from_tensor(starts), ids], axis=1)
 
