@@ -1,0 +1,254 @@
+"""Result rows, their JSON schema, the ratio table and the targets.
+
+A row is one measurement: which benchmark, which configuration, which
+implementation, at which precision, with or without XLA, and its figures
+(`tokens_per_second`, `gflops`, `p50_ms`, ...). A row names its anchors, the
+rows of the same run it is compared with (e.g. the KerasHub row of the same
+configuration); the table prints each ratio so that above 1 always means
+"better than the anchor" (faster, or less memory, or lower latency).
+"""
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+BENCHMARKS = ("peak", "train", "generate", "serve", "attention", "mixed_precision")
+IMPLEMENTATIONS = ("transformer_keras", "keras_hub", "pytorch", "tensorflow")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
+IDENTITY = ("benchmark", "config", "implementation", "precision", "xla")
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """How a figure is printed and which direction is better."""
+
+    unit: str
+    higher_is_better: bool
+    decimals: int = 0
+
+
+FIGURES = {
+    "tokens_per_second": Figure("tok/s", True),
+    "gflops": Figure("GFLOP/s", True, 1),
+    "p50_ms": Figure("ms p50", False, 2),
+    "p99_ms": Figure("ms p99", False, 2),
+    "time_ms": Figure("ms", False, 1),
+    "peak_memory_mb": Figure("MB peak", False, 1),
+    "final_loss": Figure("loss", False, 4),
+    "loss_difference_percent": Figure("% from float32", False, 2),
+    "non_finite_steps": Figure("non-finite steps", False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One measurement.
+
+    Attributes:
+        benchmark: one of `BENCHMARKS`.
+        config: the configuration measured, e.g. `"base"` or `"T=4096 dense"`.
+        implementation: one of `IMPLEMENTATIONS` (`"tensorflow"` for the
+            hardware ceiling, which is no model).
+        precision: one of `PRECISIONS`.
+        xla: compiled with XLA (`jit_compile=True`).
+        figures: `{name in FIGURES: number}`.
+        primary: the figure compared with anchors; defaults to the first one.
+        anchors: identity fields that differ in each anchor row, e.g.
+            `({"implementation": "keras_hub"},)`.
+        notes: free text shown in the JSON only.
+    """
+
+    benchmark: str
+    config: str
+    implementation: str
+    precision: str = "float32"
+    xla: bool = False
+    figures: dict = dataclasses.field(default_factory=dict)
+    primary: str | None = None
+    anchors: tuple = ()
+    notes: str = ""
+
+    def __post_init__(self):
+        if self.primary is None and self.figures:
+            object.__setattr__(self, "primary", next(iter(self.figures)))
+        object.__setattr__(self, "anchors", tuple(dict(anchor) for anchor in self.anchors))
+        validate(self.to_json())
+
+    def identity(self, **overrides):
+        values = {name: getattr(self, name) for name in IDENTITY}
+        return tuple({**values, **overrides}[name] for name in IDENTITY)
+
+    def to_json(self):
+        """A flat dict: identity fields, figures, then the bookkeeping fields."""
+        return {
+            **{name: getattr(self, name) for name in IDENTITY},
+            **self.figures,
+            "primary": self.primary,
+            "anchors": [dict(anchor) for anchor in self.anchors],
+            "notes": self.notes,
+        }
+
+    @classmethod
+    def from_json(cls, data):
+        validate(data)
+        return cls(
+            **{name: data[name] for name in IDENTITY},
+            figures={name: data[name] for name in FIGURES if name in data},
+            primary=data.get("primary"),
+            anchors=tuple(data.get("anchors", ())),
+            notes=data.get("notes", ""),
+        )
+
+
+def validate(data):
+    """Checks one JSON row; raises a `ValueError` naming the bad field."""
+
+    def fail(field, why):
+        raise ValueError(f"Row field `{field}` {why}. Received: {field}={data.get(field)!r}")
+
+    for field, choices in (
+        ("benchmark", BENCHMARKS),
+        ("implementation", IMPLEMENTATIONS),
+        ("precision", PRECISIONS),
+    ):
+        if data.get(field) not in choices:
+            fail(field, f"must be one of {list(choices)}")
+    if not isinstance(data.get("config"), str) or not data["config"]:
+        fail("config", "must be a non-empty string")
+    if not isinstance(data.get("xla"), bool):
+        fail("xla", "must be true or false")
+    figures = [name for name in FIGURES if name in data]
+    if not figures:
+        fail("figures", f"must include at least one of {list(FIGURES)}")
+    for name in figures:
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(name, "must be a number")
+        if not math.isfinite(value) or value < 0:
+            fail(name, "must be finite and non-negative")
+    primary = data.get("primary")
+    if primary is not None and primary not in figures:
+        fail("primary", f"must name one of the row's figures {figures}")
+    for anchor in data.get("anchors", ()):
+        if not isinstance(anchor, dict) or not anchor or set(anchor) - set(IDENTITY):
+            fail("anchors", f"must be dicts over the identity fields {list(IDENTITY)}")
+
+
+# ------------------------------------------------------------------ ratios
+def ratio(row, anchor, figure):
+    """How many times better `row` is than `anchor` on `figure` (>1 = better)."""
+    value, reference = row.figures.get(figure), anchor.figures.get(figure)
+    if value is None or reference is None:
+        return None
+    if FIGURES[figure].higher_is_better:
+        return value / reference if reference else None
+    return reference / value if value else None
+
+
+def find_row(rows, identity):
+    for row in rows:
+        if row.identity() == identity:
+            return row
+    return None
+
+
+def anchor_label(overrides):
+    """`{"implementation": "pytorch", "xla": False}` -> `"pytorch"` (flags are implied)."""
+    return " ".join(str(v) for v in overrides.values() if not isinstance(v, bool))
+
+
+def anchor_ratios(rows, row):
+    """`{anchor label: ratio}` of `row`'s primary figure against each anchor present."""
+    ratios = {}
+    for overrides in row.anchors:
+        anchor = find_row(rows, row.identity(**overrides))
+        value = None if anchor is None else ratio(row, anchor, row.primary)
+        if value is not None:
+            ratios[anchor_label(overrides)] = value
+    return ratios
+
+
+# ------------------------------------------------------------------- table
+def format_figure(name, value):
+    figure = FIGURES[name]
+    return f"{value:,.{figure.decimals}f} {figure.unit}"
+
+
+def format_table(rows):
+    """One text table of every row, with its ratios against its anchors."""
+    header = ("benchmark", "config", "implementation", "precision", "xla", "result", "ratio")
+    lines = [header]
+    for row in rows:
+        ratios = anchor_ratios(rows, row)
+        lines.append(
+            (
+                row.benchmark,
+                row.config,
+                row.implementation,
+                row.precision,
+                "yes" if row.xla else "no",
+                "  ".join(format_figure(name, value) for name, value in row.figures.items()),
+                ", ".join(f"{value:.2f}x vs {label}" for label, value in ratios.items()),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [
+        " | ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in lines
+    ]
+    text.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in text)
+
+
+# ----------------------------------------------------------------- targets
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A ratio the issue asks for: `row` at least `minimum` times better than `anchor`.
+
+    `row` and `anchor` map every identity field to its value.
+    """
+
+    description: str
+    row: dict
+    anchor: dict
+    figure: str
+    minimum: float
+
+    def evaluate(self, rows):
+        """The measured ratio, or `None` when a row is missing."""
+        row = find_row(rows, tuple(self.row[name] for name in IDENTITY))
+        anchor = find_row(rows, tuple(self.anchor[name] for name in IDENTITY))
+        if row is None or anchor is None:
+            return None
+        return ratio(row, anchor, self.figure)
+
+
+def format_targets(rows, targets):
+    lines = []
+    for target in targets:
+        value = target.evaluate(rows)
+        if value is None:
+            verdict, measured = "NOT MEASURED", "-"
+        else:
+            verdict, measured = (
+                ("met" if value >= target.minimum else "MISSED"),
+                f"{value:.2f}x",
+            )
+        lines.append(
+            f"[{verdict}] {target.description}: {measured} (target >= {target.minimum:.2f}x)"
+        )
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------- JSON
+def write_json(rows, path):
+    """Writes the rows (with their ratios) as a JSON list; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = [{**row.to_json(), "ratios": anchor_ratios(rows, row)} for row in rows]
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
+
+def read_json(path):
+    return [Row.from_json(data) for data in json.loads(Path(path).read_text())]

@@ -1,0 +1,57 @@
+"""Settings, flags, timing and device detection of the benchmarks (cheap: no model runs)."""
+
+import argparse
+
+import pytest
+
+from benchmarks.common import Settings, Timing, add_arguments, detect_device, time_calls
+
+
+def _parse(*argv):
+    return add_arguments(argparse.ArgumentParser()).parse_args(list(argv))
+
+
+def test_flags_default_to_a_full_run_at_scale_one():
+    arguments = _parse()
+    assert (arguments.quick, arguments.scale) == (False, 1)
+    arguments = _parse("--quick", "--scale", "8")
+    assert (arguments.quick, arguments.scale) == (True, 8)
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two"])
+def test_scale_must_be_a_positive_integer(bad, capsys):
+    with pytest.raises(SystemExit):
+        _parse("--scale", bad)
+    assert f"Received: scale='{bad}'" in capsys.readouterr().err
+
+
+def test_settings_scale_batches_and_pick_quick_sizes():
+    assert Settings(scale=8).batch(12) == 96
+    assert Settings().pick(full=256, quick=4) == 256
+    assert Settings(quick=True).pick(full=256, quick=4) == 4
+
+
+def test_time_calls_warms_up_then_times_each_repeat():
+    calls = []
+    timing = time_calls(lambda: calls.append(1), warmup=2, repeats=3)
+    assert len(calls) == 5
+    assert len(timing.seconds) == 3 and all(s >= 0 for s in timing.seconds)
+
+
+def test_time_calls_needs_a_repeat():
+    with pytest.raises(ValueError, match="Received: repeats=0"):
+        time_calls(lambda: None, repeats=0)
+
+
+def test_timing_median_and_percentiles_in_milliseconds():
+    timing = Timing((0.001, 0.002, 0.003, 0.010))
+    assert timing.median == pytest.approx(0.0025)
+    assert timing.percentile_ms(50) == pytest.approx(2.5)
+    assert timing.percentile_ms(100) == pytest.approx(10.0)
+
+
+@pytest.mark.tf_only
+def test_detect_device_names_the_device_tensorflow_uses():
+    device = detect_device()
+    assert device["kind"] in ("cpu", "gpu")
+    assert device["name"] and device["count"] >= 1
