@@ -61,8 +61,11 @@ def sizes(settings):
     return QUICK_SIZES if settings.quick else SIZES
 
 
-def transformer_keras_lm(size):
-    """`TransformerLM` with the shared architecture (float32 logits)."""
+def transformer_keras_lm(size, **overrides):
+    """`TransformerLM` with the shared architecture (float32 logits).
+
+    `overrides` are other `TransformerLM` arguments, e.g. a `tokenizer`.
+    """
     from transformer_keras.models.language_model import TransformerLM
 
     return TransformerLM(
@@ -77,6 +80,7 @@ def transformer_keras_lm(size):
         normalize_first=True,
         dropout=0.0,
         tie_embeddings=True,
+        **overrides,
     )
 
 

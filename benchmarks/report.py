@@ -34,7 +34,7 @@ FIGURES = {
     "p50_ms": Figure("ms p50", False, 2),
     "p99_ms": Figure("ms p99", False, 2),
     "time_ms": Figure("ms", False, 1),
-    "peak_memory_mb": Figure("MB peak", False, 1),
+    "peak_memory_mb": Figure("MB peak", False, 2),
     "final_loss": Figure("loss", False, 4),
     "loss_difference_percent": Figure("% from float32", False, 2),
     "non_finite_steps": Figure("non-finite steps", False),
@@ -55,7 +55,9 @@ class Row:
         figures: `{name in FIGURES: number}`.
         primary: the figure compared with anchors; defaults to the first one.
         anchors: identity fields that differ in each anchor row, e.g.
-            `({"implementation": "keras_hub"},)`.
+            `({"implementation": "keras_hub"},)`; a field set to `None`
+            matches any value (e.g. `"xla": None` for "whatever the anchor
+            compiles with by default").
         notes: free text shown in the JSON only.
     """
 
@@ -76,8 +78,14 @@ class Row:
         validate(self.to_json())
 
     def identity(self, **overrides):
-        values = {name: getattr(self, name) for name in IDENTITY}
-        return tuple({**values, **overrides}[name] for name in IDENTITY)
+        """`{field: value}` of the identity fields, with `overrides` applied."""
+        return {**{name: getattr(self, name) for name in IDENTITY}, **overrides}
+
+    def matches(self, criteria):
+        """Whether every identity field in `criteria` that is not `None` is equal."""
+        return all(
+            value is None or getattr(self, name) == value for name, value in criteria.items()
+        )
 
     def to_json(self):
         """A flat dict: identity fields, figures, then the bookkeeping fields."""
@@ -146,16 +154,17 @@ def ratio(row, anchor, figure):
     return reference / value if value else None
 
 
-def find_row(rows, identity):
+def find_row(rows, criteria):
+    """The first row matching `criteria` (see `Row.matches`), or `None`."""
     for row in rows:
-        if row.identity() == identity:
+        if row.matches(criteria):
             return row
     return None
 
 
 def anchor_label(overrides):
     """`{"implementation": "pytorch", "xla": False}` -> `"pytorch"` (flags are implied)."""
-    return " ".join(str(v) for v in overrides.values() if not isinstance(v, bool))
+    return " ".join(str(v) for v in overrides.values() if not isinstance(v, bool | None))
 
 
 def anchor_ratios(rows, row):
@@ -205,7 +214,8 @@ def format_table(rows):
 class Target:
     """A ratio the issue asks for: `row` at least `minimum` times better than `anchor`.
 
-    `row` and `anchor` map every identity field to its value.
+    `row` and `anchor` map identity fields to values; a field left out (or
+    `None`) matches any value.
     """
 
     description: str
@@ -216,36 +226,74 @@ class Target:
 
     def evaluate(self, rows):
         """The measured ratio, or `None` when a row is missing."""
-        row = find_row(rows, tuple(self.row[name] for name in IDENTITY))
-        anchor = find_row(rows, tuple(self.anchor[name] for name in IDENTITY))
+        row, anchor = find_row(rows, self.row), find_row(rows, self.anchor)
         if row is None or anchor is None:
             return None
         return ratio(row, anchor, self.figure)
 
+    def met(self, value):
+        return value >= self.minimum
+
+    def show(self, value):
+        return f"{value:.2f}x"
+
+    def requirement(self):
+        return f">= {self.minimum:.2f}x"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    """A bound the issue asks for on one figure of one row (e.g. loss difference <= 2%)."""
+
+    description: str
+    row: dict
+    figure: str
+    maximum: float
+
+    def evaluate(self, rows):
+        """The row's figure, or `None` when the row is missing."""
+        row = find_row(rows, self.row)
+        return None if row is None else row.figures.get(self.figure)
+
+    def met(self, value):
+        return value <= self.maximum
+
+    def show(self, value):
+        return format_figure(self.figure, value)
+
+    def requirement(self):
+        return f"<= {format_figure(self.figure, self.maximum)}"
+
 
 def format_targets(rows, targets):
+    """One line per `Target` or `Limit`: met, MISSED or NOT MEASURED."""
     lines = []
     for target in targets:
         value = target.evaluate(rows)
         if value is None:
             verdict, measured = "NOT MEASURED", "-"
         else:
-            verdict, measured = (
-                ("met" if value >= target.minimum else "MISSED"),
-                f"{value:.2f}x",
-            )
+            verdict = "met" if target.met(value) else "MISSED"
+            measured = target.show(value)
         lines.append(
-            f"[{verdict}] {target.description}: {measured} (target >= {target.minimum:.2f}x)"
+            f"[{verdict}] {target.description}: {measured} (target {target.requirement()})"
         )
     return "\n".join(lines)
 
 
 # -------------------------------------------------------------------- JSON
-def write_json(rows, path):
-    """Writes the rows (with their ratios) as a JSON list; returns the path."""
+def write_json(rows, path, metadata=None):
+    """Writes the rows as a JSON list; returns the path.
+
+    Each row gets its `ratios` against its anchors and the `metadata` fields
+    (e.g. the device and whether the run was `--quick`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = [{**row.to_json(), "ratios": anchor_ratios(rows, row)} for row in rows]
+    data = [
+        {**row.to_json(), "ratios": anchor_ratios(rows, row), **(metadata or {})}
+        for row in rows
+    ]
     path.write_text(json.dumps(data, indent=1) + "\n")
     return path
 

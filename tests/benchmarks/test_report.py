@@ -5,6 +5,7 @@ import json
 import pytest
 
 from benchmarks.report import (
+    Limit,
     Row,
     Target,
     anchor_ratios,
@@ -177,3 +178,41 @@ def test_schema_needs_at_least_one_figure():
 def test_a_row_is_validated_when_built():
     with pytest.raises(ValueError, match="Received: benchmark='speed'"):
         Row("speed", "base", "transformer_keras", figures={"gflops": 1.0})
+
+
+def test_an_anchor_field_set_to_none_matches_any_value():
+    hub = Row("generate", "b1", "keras_hub", xla=True, figures={"tokens_per_second": 100.0})
+    ours = Row(
+        "generate",
+        "b1",
+        "transformer_keras",
+        figures={"tokens_per_second": 150.0},
+        anchors=({"implementation": "keras_hub", "xla": None},),
+    )
+    assert anchor_ratios([ours, hub], ours) == {"keras_hub": 1.5}
+    partial = Target(
+        "any xla",
+        {"implementation": "transformer_keras"},
+        {"implementation": "keras_hub"},
+        "tokens_per_second",
+        1.5,
+    )
+    assert partial.evaluate([ours, hub]) == 1.5
+
+
+def test_a_limit_bounds_one_figure_of_one_row():
+    row = Row(
+        "mixed_precision",
+        "language_model",
+        "transformer_keras",
+        "mixed_float16",
+        figures={"loss_difference_percent": 1.5, "non_finite_steps": 0},
+    )
+    criteria = {"benchmark": "mixed_precision", "precision": "mixed_float16"}
+    within = Limit("loss", criteria, "loss_difference_percent", 2.0)
+    too_strict = Limit("loss", criteria, "loss_difference_percent", 1.0)
+    assert within.evaluate([row]) == 1.5
+    lines = format_targets([row], [within, too_strict]).splitlines()
+    assert lines[0] == "[met] loss: 1.50 % from float32 (target <= 2.00 % from float32)"
+    assert lines[1].startswith("[MISSED] loss: 1.50 % from float32")
+    assert format_targets([], [within]).startswith("[NOT MEASURED]")

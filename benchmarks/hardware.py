@@ -1,0 +1,50 @@
+"""The hardware ceiling: matrix-multiply GFLOP/s through TensorFlow.
+
+    python -m benchmarks.hardware [--quick]
+
+Times one `n x n` by `n x n` product (`2 n^3` floating-point operations) in
+float32 and in bfloat16 inside a `tf.function`, on TensorFlow's default
+device. The training rows' GFLOP/s read against these: the share of the
+machine a model uses.
+"""
+
+from benchmarks import runner
+from benchmarks.common import time_calls
+from benchmarks.report import Row
+
+DTYPES = ("float32", "bfloat16")
+
+
+def matmul_gflops(size, dtype, repeats):
+    """GFLOP/s of a `size x size` matrix product in `dtype` (median of `repeats`)."""
+    import tensorflow as tf
+
+    a = tf.cast(tf.random.stateless_normal((size, size), seed=(0, 1)), dtype)
+    b = tf.cast(tf.random.stateless_normal((size, size), seed=(0, 2)), dtype)
+
+    @tf.function
+    def product_sum(a, b):
+        # The sum needs every entry, so no part of the product can be skipped.
+        return tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
+
+    timing = time_calls(lambda: product_sum(a, b).numpy(), warmup=2, repeats=repeats)
+    return 2 * size**3 / timing.median / 1e9
+
+
+def run(settings):
+    size = settings.pick(full=2048, quick=256)
+    repeats = settings.pick(full=10, quick=2)
+    return [
+        Row(
+            "peak",
+            f"matmul {size}x{size}",
+            "tensorflow",
+            dtype,
+            figures={"gflops": matmul_gflops(size, dtype, repeats)},
+        )
+        for dtype in DTYPES
+    ]
+
+
+if __name__ == "__main__":
+    runner.main(run, description=__doc__.split("\n\n")[0])
