@@ -311,3 +311,17 @@ def test_score_of_long_ids_covers_every_token_once(model):
     actual = model.score_ids(tf.ragged.constant([ids, ids[:3]], tf.int32)).numpy()
     np.testing.assert_allclose(actual[0], expected, rtol=1e-5)
     np.testing.assert_allclose(actual[1], manual_mean_nll(model, ids[:3]), rtol=1e-5)
+
+
+def test_a_model_with_a_tokenizer_can_be_xla_compiled_and_saved(tmp_path):
+    from transformer_keras.text import CharTokenizer
+
+    tokenizer = CharTokenizer.train(["the quick brown fox jumps over the lazy dog"])
+    model = TransformerLM(**TINY, tokenizer=tokenizer)
+    model.compile(jit_compile=True)
+    assert model.jit_compile  # string ops of the tokenizer do not turn XLA off
+    ids = np.array([[5, 6, 7, 8]])
+    model.save(tmp_path / "char.keras")
+    restored = keras.saving.load_model(tmp_path / "char.keras")
+    assert restored.tokenizer.get_config() == tokenizer.get_config()
+    np.testing.assert_allclose(restored(ids), model(ids), atol=1e-6)

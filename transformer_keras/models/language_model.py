@@ -156,7 +156,10 @@ class TransformerLM(Task):
         self.use_bias = use_bias
         self.scale_embeddings = scale_embeddings
         self.tie_embeddings = bool(tie_embeddings)
-        self.tokenizer = tokenizer
+        # Not a tracked sub-layer: string ops cannot be XLA-compiled, and Keras
+        # turns `jit_compile` off for a model with any such layer. The tokenizer
+        # is still saved (config and assets) and exported (`track=`).
+        object.__setattr__(self, "tokenizer", tokenizer)
 
         self.backbone = Backbone(
             vocabulary_size,
