@@ -216,3 +216,10 @@ def test_tfds_unlabelled_split_is_an_error():
     with tfds.testing.mock_data(as_dataset_fn=unlabelled):
         with pytest.raises(ValueError, match="Received: split='test'"):
             load_tfds("glue/sst2", split="test")
+
+
+def test_take_keeps_names_and_counts():
+    data = from_texts(["a", "b", "c"], [0, 1, 0], ("n", "p")).take(2)
+    assert (data.num_examples, data.label_names) == (2, ("n", "p"))
+    assert data.texts_and_labels() == (["a", "b"], [0, 1])
+    assert from_texts(["a"], [0], ("n", "p")).take(5).num_examples == 1

@@ -40,6 +40,12 @@ class TextClassificationData:
     def num_classes(self):
         return len(self.label_names)
 
+    def take(self, count):
+        """The first `count` examples (e.g. a quick run on part of a corpus)."""
+        return TextClassificationData(
+            self.dataset.take(count), self.label_names, min(count, self.num_examples)
+        )
+
     def texts_and_labels(self):
         """All pairs as Python lists `([str], [int])` (for small data)."""
         texts, labels = [], []
