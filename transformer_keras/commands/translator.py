@@ -45,6 +45,9 @@ def register(commands):
     train.add_argument("--tokenizer", default="subword", choices=TOKENIZERS)
     train.add_argument("--vocabulary-size", type=int, help="joint vocabulary (subword 8000)")
     train.add_argument("--max-length", type=int, default=64, help="tokens per sentence")
+    train.add_argument("--num-layers", type=int, help="encoder and decoder layers (preset's)")
+    train.add_argument("--hidden-dim", type=int, help="model width (preset's)")
+    train.add_argument("--normalize-first", action="store_true", help="pre-LN (preset's)")
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--token-budget", type=int, default=4096, help="tokens per batch")
     train.add_argument("--warmup-steps", type=int, default=4000)
@@ -83,7 +86,9 @@ def _add_decoding_arguments(parser):
 
 def _check_positive(name, value):
     if value is not None and value <= 0:
-        raise ValueError(f"--{name} must be positive. Received: {name}={value}")
+        raise ValueError(
+            f"--{name} must be positive. Received: {name.replace('-', '_')}={value}"
+        )
 
 
 # ----------------------------------------------------------------- loading
@@ -224,7 +229,8 @@ def train_command(args):
     from transformer_keras.export.translator import export_translator
 
     started = time.time()
-    _check_positive("vocabulary-size", args.vocabulary_size)
+    for name in ("vocabulary-size", "num-layers", "hidden-dim"):
+        _check_positive(name, getattr(args, name.replace("-", "_")))
     columns = dict(source_column=args.source_column, target_column=args.target_column)
     train = load_pairs(args.train_source, args.train_target, args.train_pairs, **columns)
     if train is None:
@@ -252,6 +258,11 @@ def train_command(args):
         bleu_every=args.bleu_every,
         beam_size=args.beam_size,
         seed=args.seed,
+        num_encoder_layers=args.num_layers,
+        num_decoder_layers=args.num_layers,
+        hidden_dim=args.hidden_dim,
+        intermediate_dim=args.hidden_dim and 2 * args.hidden_dim,
+        normalize_first=args.normalize_first or None,
     )
     path = export_translator(model, args.output)
     print(f"exported {path} (and {path}.keras) in {time.time() - started:.0f} s")
