@@ -7,6 +7,7 @@ from transformer_keras.data.language_modeling import (
     encode_texts,
     load_tfds_texts,
     num_windows,
+    python_documentation_texts,
     read_text_files,
     split_ids,
     window_dataset,
@@ -113,3 +114,11 @@ def test_tiny_shakespeare_from_tfds_feeds_the_windows():
     inputs, targets = batches_of(window_dataset(ids, 4, batch_size=2), count=1)[0]
     assert inputs.shape == (2, 4)
     np.testing.assert_array_equal(targets.ravel()[:3], ids[1:4])
+
+
+def test_python_documentation_is_an_offline_english_corpus():
+    texts = python_documentation_texts()
+    assert len(texts) > 500 and len(set(texts)) == len(texts)
+    assert sum(map(len, texts)) > 200_000
+    assert any("Return" in text for text in texts)
+    assert python_documentation_texts(["json"]) == python_documentation_texts(["json"])

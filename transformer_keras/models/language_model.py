@@ -392,7 +392,7 @@ class TransformerLM(Task):
 
         top_k = 0 if top_k is None else top_k
         top_p = 1.0 if top_p is None else top_p
-        _check_max_new_tokens(max_new_tokens)
+        check_max_new_tokens(max_new_tokens)
         check_sampling_settings(temperature, top_k, top_p)
         if stop_token is not None:
             self._check_token_id("stop_token", stop_token)
@@ -573,23 +573,34 @@ class TransformerLM(Task):
         return values[0] if single else values
 
     # --------------------------------------------------------------- training
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", total_steps=None, **kw):
-        """`Task.compile`; `total_steps` sets the length of the default
-        warmup-then-cosine learning-rate schedule (see `default_optimizer`)."""
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        metrics="auto",
+        total_steps=None,
+        learning_rate=1e-3,
+        **kwargs,
+    ):
+        """`Task.compile`; `total_steps` and `learning_rate` (the peak) shape the
+        default optimizer's schedule (see `default_optimizer`)."""
         self._total_steps = total_steps
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kw)
+        self._learning_rate = learning_rate
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def default_optimizer(self):
         """nanoGPT's recipe: AdamW (beta_2 0.99, weight decay 0.1, global norm
-        clipping at 1), learning rate 1e-3 after a 5% warmup, cosine to 1e-4."""
+        clipping at 1); the learning rate warms up over 5% of `total_steps` to
+        `learning_rate`, then decays along a cosine to a tenth of it."""
         from transformer_keras.training import adamw, warmup_cosine
 
         total_steps = getattr(self, "_total_steps", None) or 5000
+        peak = getattr(self, "_learning_rate", None) or 1e-3
         schedule = warmup_cosine(
-            1e-3,
-            warmup_steps=max(1, total_steps // 20),
+            peak,
+            warmup_steps=total_steps // 20,
             total_steps=total_steps,
-            final_learning_rate=1e-4,
+            final_learning_rate=peak / 10,
         )
         return adamw(schedule, weight_decay=0.1, beta_2=0.99, epsilon=1e-8, global_clipnorm=1.0)
 
@@ -624,7 +635,7 @@ def _is_int(value):
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
-def _check_max_new_tokens(max_new_tokens):
+def check_max_new_tokens(max_new_tokens):
     if not _is_int(max_new_tokens) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
         raise ValueError(
             f"`max_new_tokens` must be an integer in [1, {MAX_NEW_TOKENS}]. "
