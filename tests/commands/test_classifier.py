@@ -14,7 +14,7 @@ from transformer_keras.data.generated_sentiment import LABEL_NAMES, generate_sen
 
 pytestmark = pytest.mark.tf_only
 
-FAST = ["--preset", "tiny", "--epochs", "2", "--vocabulary-size", "200", "--no-xla"]
+FAST = ["--preset", "tiny", "--epochs", "2", "--vocabulary-size", "200"]
 
 
 def _write_tsv(path, num_examples, seed, label_as_name=True, header="review\tsentiment"):
@@ -148,7 +148,7 @@ def test_interrupted_training_resumes(tmp_path):
         def on_epoch_begin(self, epoch, logs=None):
             self.seen.append(epoch)
 
-    settings = dict(preset="tiny", vocabulary_size=100, epochs=3, verbose=0, jit_compile=False)
+    settings = dict(preset="tiny", vocabulary_size=100, epochs=3, verbose=0)
     with pytest.raises(RuntimeError, match="simulated crash"):
         commands.fit_classifier(data, None, tmp_path, callbacks=[Epochs(), Crash()], **settings)
     assert Epochs.seen == [0, 1]

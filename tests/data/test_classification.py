@@ -179,9 +179,8 @@ def test_batches_keep_every_example_and_trim_padding():
     texts = ["a bb", "", "a bb ccc dddd eeeee ffffff ggggggg", "x", "yy zz"] * 3
     labels = [0, 1, 0, 1, 1] * 3
     data = from_texts(texts, labels, ("n", "p"))
-    batches = list(
-        classification_batches(data, _fake_preprocess, batch_size=4).as_numpy_iterator()
-    )
+    batches = classification_batches(data, _fake_preprocess, batch_size=4, length_multiple=1)
+    batches = list(batches.as_numpy_iterator())
     seen = collections.Counter()
     for token_ids, batch_labels in batches:
         assert token_ids.dtype == np.int32 and token_ids.shape[1] <= 6
@@ -223,3 +222,11 @@ def test_take_keeps_names_and_counts():
     assert (data.num_examples, data.label_names) == (2, ("n", "p"))
     assert data.texts_and_labels() == (["a", "b"], [0, 1])
     assert from_texts(["a"], [0], ("n", "p")).take(5).num_examples == 1
+
+
+def test_batch_lengths_are_rounded_up_within_the_preprocessed_width():
+    texts = ["a", "a b", "a b c", "a b c d e", "a b c d e f g"]
+    data = from_texts(texts, [0] * 5, ("n", "p"))
+    batches = classification_batches(data, _fake_preprocess, batch_size=1, length_multiple=4)
+    widths = sorted(token_ids.shape[1] for token_ids, _ in batches.as_numpy_iterator())
+    assert widths == [4, 4, 4, 6, 6]  # 1, 2, 3 -> 4; 5 and 7 (truncated to 6) -> 6

@@ -237,3 +237,14 @@ def test_fit_learns_a_keyword_rule():
     model.fit(token_ids, labels, batch_size=64, epochs=8, verbose=0)
     _, accuracy = model.evaluate(token_ids, labels, verbose=0)
     assert accuracy > 0.95
+
+
+@pytest.mark.tf_only
+def test_a_tokenizer_does_not_turn_xla_off():
+    from transformer_keras.text import WordTokenizer
+
+    model = _classifier(vocabulary_size=None, tokenizer=WordTokenizer(["good", "bad"]))
+    model.compile()
+    assert not model.jit_compile  # off by default (slower on CPU, see `compile`)
+    model.compile(jit_compile=True)
+    assert model.jit_compile  # the tokenizer's string ops stay outside the model

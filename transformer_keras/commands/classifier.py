@@ -51,7 +51,7 @@ def register(commands):
     train.add_argument("--dropout", type=float, help="(preset's)")
     train.add_argument("--patience", type=int, default=2, help="early-stopping epochs")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--no-xla", action="store_true", help="do not XLA-compile steps")
+    train.add_argument("--xla", action="store_true", help="XLA-compile steps (GPU)")
     train.set_defaults(handler=train_command)
 
     classify = commands.top.add_parser(
@@ -109,7 +109,7 @@ def fit_classifier(
     patience=2,
     seed=0,
     verbose=2,
-    jit_compile="auto",
+    jit_compile=False,
     callbacks=(),
     **overrides,
 ):
@@ -218,7 +218,7 @@ def train_command(args):
         max_sequence_length=args.max_length,
         pooling=args.pooling,
         dropout=args.dropout,
-        jit_compile=False if args.no_xla else "auto",
+        jit_compile=args.xla,
     )
     accuracy = _keras_accuracy(model, validation)
     path = export_classifier(model, args.output)
@@ -323,7 +323,6 @@ def demo(args):
         learning_rate=2e-3,
         patience=None,
         verbose=2,
-        jit_compile=False,  # XLA compiling costs more than it saves on a tiny model
     )
     export_classifier(model, path)
     serve, _ = load_classifier_signature(path)

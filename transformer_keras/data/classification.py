@@ -16,6 +16,8 @@ import os
 
 import tensorflow as tf
 
+from transformer_keras.layers.validation import check_positive_int
+
 # Columns tried, in order, when no text column is named.
 TEXT_COLUMN_CANDIDATES = ("sentence", "text", "review", "content")
 DEFAULT_LABEL_COLUMN = "label"
@@ -357,14 +359,17 @@ def split_data(data, validation_fraction=0.1, seed=0):
     )
 
 
-def classification_batches(data, preprocess, batch_size, shuffle=False, seed=None):
+def classification_batches(
+    data, preprocess, batch_size, shuffle=False, seed=None, length_multiple=8
+):
     """`(token_ids (B, T) int32, labels (B,) int64)` batches for `fit` / `evaluate`.
 
     Texts are tokenized in chunks by `preprocess` (e.g.
     `TransformerClassifier.preprocess`, which truncates), padding is trimmed per
     example, and `length_aware_batches` groups texts of similar length so a
-    batch pads only to its own longest text. Every example is kept; batches are
-    prefetched.
+    batch pads only to its own longest text, rounded up to a multiple of
+    `length_multiple` (few distinct shapes, so an XLA-compiled step compiles a
+    few times only). Every example is kept; batches are prefetched.
 
     Args:
         data: a `TextClassificationData`.
@@ -372,11 +377,14 @@ def classification_batches(data, preprocess, batch_size, shuffle=False, seed=Non
         batch_size: examples per batch.
         shuffle: reshuffle the examples every epoch (training).
         seed: shuffle seed.
+        length_multiple: batch lengths are rounded up to a multiple of this.
 
     Returns:
         A `tf.data.Dataset`.
     """
     from transformer_keras.data.batching import length_aware_batches
+
+    check_positive_int("length_multiple", length_multiple)
 
     dataset = data.dataset
     if shuffle:
@@ -390,10 +398,23 @@ def classification_batches(data, preprocess, batch_size, shuffle=False, seed=Non
         .map(lambda ids, label: (_without_padding(ids), label), tf.data.AUTOTUNE)
     )
     dataset = length_aware_batches(dataset, batch_size, shuffle=shuffle, seed=seed)
+    full_length = preprocess(tf.constant([""])).shape[1]  # the longest a batch gets
+    dataset = dataset.map(
+        lambda ids, labels: (_pad_to_multiple(ids, length_multiple, full_length), labels),
+        tf.data.AUTOTUNE,
+    )
     # Known length: Keras then shows progress and does not warn at the epoch's end.
     num_batches = math.ceil(data.num_examples / batch_size)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _pad_to_multiple(token_ids, multiple, full_length):
+    """`(B, T)` -> `(B, T')` with pad ids: `T'` is the next multiple of `multiple`,
+    at most `full_length` (the preprocessed width)."""
+    length = tf.shape(token_ids)[1]
+    target = tf.minimum((length + multiple - 1) // multiple * multiple, full_length)
+    return tf.pad(token_ids, [[0, 0], [0, tf.maximum(target - length, 0)]])
 
 
 def _without_padding(token_ids):
