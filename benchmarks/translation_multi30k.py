@@ -42,6 +42,9 @@ def parse_args(argv=None):
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--alpha", type=float, default=0.6)
     parser.add_argument("--limit", type=int, default=None, help="use the first N pairs only")
+    parser.add_argument(
+        "--eval-sentences", type=int, default=None, help="score the first N held-out pairs"
+    )
     parser.add_argument("--output", default=None, help="default benchmarks/results/<dataset>")
     parser.add_argument(
         "--data-dir", default=None, help="the shared data folder (default: shared_data_dir())"
@@ -112,6 +115,11 @@ def main(argv=None):
     (train_sources, train_targets), (val_sources, val_targets) = load_splits(
         args.dataset, args.data_dir, args.limit
     )
+    if args.eval_sentences:
+        val_sources, val_targets = (
+            val_sources[: args.eval_sentences],
+            val_targets[: args.eval_sentences],
+        )
     print(f"{len(train_sources)} training pairs, {len(val_sources)} held-out pairs", flush=True)
 
     started = time.time()
