@@ -1,0 +1,39 @@
+"""notebooks/02_language_model.ipynb runs top to bottom in fast mode."""
+
+import pathlib
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "02_language_model.ipynb"
+
+pytestmark = [pytest.mark.tf_only, pytest.mark.slow]
+
+
+def test_notebook_runs_in_fast_mode(monkeypatch):
+    monkeypatch.setenv("TRANSFORMER_KERAS_FAST", "1")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": NOTEBOOK.parent}},
+    ).execute()
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
+    text = "\n".join(output.get("text", "") for output in outputs)
+    assert "100,000 characters" in text and "90,000 training and 10,000 validation" in text
+    assert re.search(r"validation loss \d\.\d{3}", text)
+    assert "--- temperature 0.0" in text and "--- top-p 0.95" in text
+    assert "attention to the future: 0.0" in text
+    assert "SavedModel greedy text equals the Keras one: True" in text
+    shakespeare, gibberish = map(
+        float, re.search(r"gibberish: \[(\S+)\s+(\S+)\]", text).groups()
+    )
+    assert shakespeare < gibberish
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) == 2  # loss curves, attention pattern
