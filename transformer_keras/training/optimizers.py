@@ -3,6 +3,7 @@
 import keras
 
 from transformer_keras.layers.validation import check_rate
+from transformer_keras.training.replica_clipping import ClipSummedGradients
 
 # Regular expressions searched in variable names (`Dense`/`EinsumDense` "bias",
 # `LayerNormalization` "gamma"/"beta", `Embedding`/position tables "embeddings",
@@ -11,13 +12,17 @@ NO_WEIGHT_DECAY_NAMES = ("bias", "gamma", "beta", "embeddings")
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
-class AdamWExcluding(keras.optimizers.AdamW):
+class AdamWExcluding(ClipSummedGradients, keras.optimizers.AdamW):
     """`keras.optimizers.AdamW` whose exclusions from weight decay are part of its config.
 
     Keras' `exclude_from_weight_decay(var_names=...)` is not saved with the
     optimizer, so a model reloaded from a `.keras` file would decay its
     biases, norms and embeddings; storing the names as a constructor argument
     keeps them.
+
+    Under several `tf.distribute` replicas, `clipnorm` / `global_clipnorm`
+    clip the gradients summed over the replicas, as on one device (see
+    `replica_clipping.py`).
 
     Args:
         exclude_from_weight_decay_names: regular expressions; a variable whose
