@@ -85,11 +85,23 @@ def load_splits(dataset, data_dir=None, limit=None):
 
 
 def translate_all(model, sources, beam_size, alpha, batch_size=64):
-    """Beam-search translations of a list of strings, as a list of strings."""
-    translations = []
-    for start in range(0, len(sources), batch_size):
-        batch = model.translate(sources[start : start + batch_size], beam_size, alpha=alpha)
-        translations += [text.decode("utf-8") for text in batch.numpy()]
+    """Beam-search translations of a list of strings, as a list of strings.
+
+    Sentences are translated in batches of similar source lengths, each with
+    `max_length = 2 * longest source + 10` tokens: the self-attention cache the
+    beams reorder at every step is then as short as the batch allows.
+    """
+    lengths = model.source_tokenizer.tokenize(sources).row_lengths().numpy()
+    order = sorted(range(len(sources)), key=lambda index: lengths[index])
+    translations = [None] * len(sources)
+    for start in range(0, len(order), batch_size):
+        indexes = order[start : start + batch_size]
+        max_length = min(
+            2 * int(max(lengths[i] for i in indexes)) + 10, model.max_sequence_length
+        )
+        batch = model.translate([sources[i] for i in indexes], beam_size, max_length, alpha)
+        for index, text in zip(indexes, batch.numpy()):
+            translations[index] = text.decode("utf-8")
     return translations
 
 
