@@ -30,7 +30,6 @@ Legend: B batch.
 import tensorflow as tf
 
 from transformer_keras.export.saved_model import export_saved_model
-from transformer_keras.generation.decode import continuations, pack_prompts
 from transformer_keras.generation.sampling import assert_sampling_settings
 from transformer_keras.models.language_model import MAX_NEW_TOKENS
 
@@ -82,20 +81,15 @@ def language_model_endpoints(model):
         ]
         prompt = _after(checks, prompt)
         prompts = model.tokenize(prompt)  # (B, None), invalid UTF-8 replaced
-        prompt_ids, prompt_lengths = pack_prompts(
-            prompts, model.max_sequence_length, tokenizer.start_id, model.pad_id
-        )
-        token_ids, lengths = model.generate_ids(
-            prompt_ids,
-            prompt_lengths,
+        new_ids = model.generate_ids(
+            prompts,
             max_new_tokens,
             temperature,
             top_k,
             top_p,
             seed,
             stop_token_id=tokenizer.end_id,
-        )
-        new_ids = continuations(token_ids, prompt_lengths, lengths, tokenizer.end_id)
+        )  # (B, None)
         return {"text": model.detokenize(new_ids)}  # (B,), valid UTF-8
 
     @tf.function(

@@ -259,8 +259,7 @@ class TransformerLM(Task):
     # ------------------------------------------------------------- generation
     def generate_ids(
         self,
-        prompt_ids,
-        prompt_lengths,
+        prompts,
         max_new_tokens,
         temperature,
         top_k,
@@ -272,28 +271,34 @@ class TransformerLM(Task):
         """The graph behind `generate` and the exported `generate` signature.
 
         Args:
-            prompt_ids: `(B, P)` int32 right-padded prompts, each 1..C tokens
+            prompts: `tf.RaggedTensor` `(B, None)` of prompt ids; prompts
+                longer than the context keep their last tokens, empty ones
+                start from the tokenizer's start token
                 (`generation.decode.pack_prompts`).
-            prompt_lengths: `(B,)` int32.
             max_new_tokens, temperature, top_k, top_p, seed, stop_token_id:
                 scalar tensors (see `generate`; `stop_token_id=-1` is none).
             use_cache: Python bool; False recomputes the window at every step.
 
         Returns:
-            `(token_ids (B, P + max_new_tokens), lengths (B,))` from `decode`.
+            The new ids of each prompt, a `(B, None)` int32 `tf.RaggedTensor`
+            (without the prompt and without a final stop token).
         """
         import tensorflow as tf
 
-        from transformer_keras.generation.decode import decode
+        from transformer_keras.generation.decode import continuations, decode, pack_prompts
         from transformer_keras.generation.sampling import sample
 
+        start_id = None if self.tokenizer is None else self.tokenizer.start_id
+        prompt_ids, prompt_lengths = pack_prompts(
+            prompts, self.max_sequence_length, start_id, self.pad_id
+        )  # (B, P), (B,)
         seed = tf.cast(seed, tf.int32)
 
         def sample_fn(logits, step):
             return sample(logits, temperature, top_k, top_p, tf.stack([seed, step]))
 
         cache = self.initial_cache(tf.shape(prompt_ids)[0]) if use_cache else None
-        return decode(
+        token_ids, lengths = decode(
             self.call_with_cache,
             sample_fn,
             prompt_ids,
@@ -303,7 +308,8 @@ class TransformerLM(Task):
             cache=cache,
             stop_token_id=stop_token_id,
             pad_id=self.pad_id,
-        )
+        )  # (B, P + max_new_tokens), (B,)
+        return continuations(token_ids, prompt_lengths, lengths, stop_token_id)
 
     def generate_function(self, use_cache=True):
         """The `tf.function` of `generate_ids`, traced once for all inputs.
@@ -328,8 +334,7 @@ class TransformerLM(Task):
                 generate_ids,
                 autograph=False,
                 input_signature=[
-                    tf.TensorSpec([None, None], tf.int32, name="prompt_ids"),
-                    tf.TensorSpec([None], tf.int32, name="prompt_lengths"),
+                    tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1),  # prompts
                     scalar,  # max_new_tokens
                     tf.TensorSpec([], tf.float32),  # temperature
                     scalar,  # top_k
@@ -387,7 +392,6 @@ class TransformerLM(Task):
         import numpy as np
         import tensorflow as tf
 
-        from transformer_keras.generation.decode import continuations, pack_prompts
         from transformer_keras.generation.sampling import check_sampling_settings
 
         top_k = 0 if top_k is None else top_k
@@ -401,22 +405,16 @@ class TransformerLM(Task):
         elif isinstance(seed, bool) or not isinstance(seed, int | np.integer):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         single, as_text, ragged = self._prompt_ids(prompts)
-        start_id = None if self.tokenizer is None else self.tokenizer.start_id
-        prompt_ids, prompt_lengths = pack_prompts(
-            ragged, self.max_sequence_length, start_id, self.pad_id
-        )
         stop_token_id = -1 if stop_token is None else int(stop_token)
-        token_ids, lengths = self.generate_function(use_cache)(
-            prompt_ids,
-            prompt_lengths,
+        new_ids = self.generate_function(use_cache)(
+            ragged.with_row_splits_dtype(tf.int64),
             tf.constant(max_new_tokens, tf.int32),
             tf.constant(temperature, tf.float32),
             tf.constant(top_k, tf.int32),
             tf.constant(top_p, tf.float32),
             tf.constant(int(seed) % (2**31 - 1), tf.int32),
             tf.constant(stop_token_id, tf.int32),
-        )
-        new_ids = continuations(token_ids, prompt_lengths, lengths, stop_token_id)
+        )  # (B, None)
         if as_text:
             outputs = [text.decode("utf-8") for text in self.detokenize(new_ids).numpy()]
         else:
