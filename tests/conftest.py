@@ -1,19 +1,43 @@
 """Shared pytest set-up for the whole suite.
 
-- TensorFlow's C++ start-up chatter is silenced before Keras loads it.
+- TensorFlow's native start-up chatter is silenced while Keras loads it.
 - Tests marked `tf_only` are skipped when the Keras backend is not TensorFlow
   (`KERAS_BACKEND=jax pytest -m "not tf_only" tests/layers` runs the rest).
 - Every test starts from the same random seed and the `float32` dtype policy,
   and the policy is restored afterwards even if the test fails.
 """
 
+import contextlib
 import os
+import sys
+
+import numpy as np
+import pytest
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Sends file descriptor 2 to /dev/null for a block.
+
+    TensorFlow's native libraries log start-up notes (oneDNN, CUDA) straight to
+    the process's stderr before `TF_CPP_MIN_LOG_LEVEL` applies; every pytest
+    worker would print them. Python exceptions are unaffected: they propagate.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+with _native_stderr_silenced():
+    import keras
+    import tensorflow  # noqa: F401  (imported here, silenced, whatever the backend)
 
 
 def pytest_report_header(config):

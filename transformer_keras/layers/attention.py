@@ -87,7 +87,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
     >>> import numpy as np
     >>> layer = MultiHeadAttention(num_heads=2, key_dim=4)
     >>> x = np.random.rand(3, 5, 8).astype("float32")
-    >>> layer(x, use_causal_mask=True).shape
+    >>> tuple(layer(x, use_causal_mask=True).shape)
     (3, 5, 8)
     """
 
@@ -403,7 +403,7 @@ class AttentionBlock(ResidualBlock):
     Example:
     >>> import numpy as np
     >>> block = AttentionBlock(num_heads=2, key_dim=4)
-    >>> block(np.random.rand(2, 5, 8).astype("float32")).shape
+    >>> tuple(block(np.random.rand(2, 5, 8).astype("float32")).shape)
     (2, 5, 8)
     """
 

@@ -49,7 +49,7 @@ class DecoderLayer(TransformerLayer):
     >>> import numpy as np
     >>> layer = DecoderLayer(hidden_dim=8, num_heads=2, intermediate_dim=16)
     >>> x = np.random.rand(2, 5, 8).astype("float32")
-    >>> layer(x, context=np.random.rand(2, 7, 8).astype("float32")).shape
+    >>> tuple(layer(x, context=np.random.rand(2, 7, 8).astype("float32")).shape)
     (2, 5, 8)
     """
 
@@ -193,7 +193,7 @@ class Decoder(TransformerStack):
     >>> import numpy as np
     >>> decoder = Decoder(num_layers=2, hidden_dim=8, num_heads=2,
     ...                   intermediate_dim=16, cross_attention=False)
-    >>> decoder(np.random.rand(2, 5, 8).astype("float32")).shape
+    >>> tuple(decoder(np.random.rand(2, 5, 8).astype("float32")).shape)
     (2, 5, 8)
     """
 

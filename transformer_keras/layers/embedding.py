@@ -57,7 +57,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     >>> import numpy as np
     >>> embedding = TokenAndPositionEmbedding(100, 8, max_sequence_length=16)
     >>> hidden = embedding(np.array([[5, 6, 0]]))
-    >>> hidden.shape, embedding(hidden, reverse=True).shape
+    >>> tuple(hidden.shape), tuple(embedding(hidden, reverse=True).shape)
     ((1, 3, 8), (1, 3, 100))
     """
 

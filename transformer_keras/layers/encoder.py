@@ -34,7 +34,7 @@ class EncoderLayer(TransformerLayer):
     Example:
     >>> import numpy as np
     >>> layer = EncoderLayer(hidden_dim=8, num_heads=2, intermediate_dim=16)
-    >>> layer(np.random.rand(2, 5, 8).astype("float32")).shape
+    >>> tuple(layer(np.random.rand(2, 5, 8).astype("float32")).shape)
     (2, 5, 8)
     """
 
@@ -94,7 +94,7 @@ class Encoder(TransformerStack):
     Example:
     >>> import numpy as np
     >>> encoder = Encoder(num_layers=2, hidden_dim=8, num_heads=2, intermediate_dim=16)
-    >>> encoder(np.random.rand(2, 5, 8).astype("float32")).shape
+    >>> tuple(encoder(np.random.rand(2, 5, 8).astype("float32")).shape)
     (2, 5, 8)
     """
 

@@ -31,7 +31,7 @@ class FeedForward(keras.layers.Layer):
 
     Example:
     >>> import numpy as np
-    >>> FeedForward(8, 32)(np.ones((2, 3, 8), "float32")).shape
+    >>> tuple(FeedForward(8, 32)(np.ones((2, 3, 8), "float32")).shape)
     (2, 3, 8)
     """
 
@@ -122,7 +122,7 @@ class FeedForwardBlock(ResidualBlock):
 
     Example:
     >>> import numpy as np
-    >>> FeedForwardBlock(8, 16)(np.ones((1, 3, 8), "float32")).shape
+    >>> tuple(FeedForwardBlock(8, 16)(np.ones((1, 3, 8), "float32")).shape)
     (1, 3, 8)
     """
 

@@ -81,7 +81,7 @@ def causal_mask(query_length, key_length=None, offset=0):
         A boolean tensor of shape `(1, T, S)`.
 
     Example:
-    >>> causal_mask(3).numpy()[0].astype(int).tolist()
+    >>> ops.convert_to_numpy(causal_mask(3))[0].astype(int).tolist()
     [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
     """
     key_length = query_length if key_length is None else key_length
@@ -96,7 +96,7 @@ def padding_mask_from_ids(token_ids, pad_id=0):
     """`(B, T)` boolean mask that is `True` at real tokens (`id != pad_id`).
 
     Example:
-    >>> padding_mask_from_ids([[5, 6, 0]]).numpy().tolist()
+    >>> ops.convert_to_numpy(padding_mask_from_ids([[5, 6, 0]])).tolist()
     [[True, True, False]]
     """
     return ops.not_equal(token_ids, pad_id)
@@ -169,7 +169,7 @@ def merge_attention_masks(
 
     Example:
     >>> mask = merge_attention_masks(2, 2, key_padding_mask=[[True, False]])
-    >>> mask.shape  # (B, 1, S): broadcasts over the queries
+    >>> tuple(mask.shape)  # (B, 1, S): broadcasts over the queries
     (1, 1, 2)
     """
     static_t = query_length if isinstance(query_length, int) else None

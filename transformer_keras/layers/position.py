@@ -47,7 +47,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> layer = SinusoidalPositionEncoding()
-    >>> layer(np.zeros((2, 5, 8), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 5, 8), "float32")).shape)
     (2, 5, 8)
     """
 
@@ -94,7 +94,7 @@ class PositionEmbedding(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> layer = PositionEmbedding(max_sequence_length=16)
-    >>> layer(np.zeros((2, 5, 8), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 5, 8), "float32")).shape)
     (2, 5, 8)
     """
 
@@ -161,7 +161,7 @@ class RotaryEmbedding(keras.layers.Layer):
 
     Example:
     >>> import numpy as np
-    >>> RotaryEmbedding()(np.ones((1, 4, 2, 8), "float32")).shape
+    >>> tuple(RotaryEmbedding()(np.ones((1, 4, 2, 8), "float32")).shape)
     (1, 4, 2, 8)
     """
 

@@ -31,7 +31,7 @@ class ResidualBlock(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> block = ResidualBlock(normalize_first=True)
-    >>> block(np.ones((1, 2, 4), "float32")).shape
+    >>> tuple(block(np.ones((1, 2, 4), "float32")).shape)
     (1, 2, 4)
     """
 
