@@ -19,6 +19,7 @@ import time
 
 PRESETS = ("tiny", "small", "base")  # TransformerClassifier.presets (a test checks)
 TOKENIZERS = ("word", "subword", "char", "byte")  # text.TOKENIZER_CLASSES
+DEMO_MAX_EXAMPLES = 10_000  # `demo --data FILE` trains on at most this many texts
 DEMO_TEXTS = (
     "the acting was truly wonderful",
     "the plot was not gripping",
@@ -148,9 +149,7 @@ def fit_classifier(
     model = TransformerClassifier.from_preset(
         preset,
         num_classes=len(train.label_names),
-        tokenizer=train_tokenizer(
-            tokenizer, train.dataset.map(lambda text, label: text), vocabulary_size
-        ),
+        tokenizer=train_tokenizer(tokenizer, train.dataset.map(_text), vocabulary_size),
         label_names=list(train.label_names),
         **{key: value for key, value in overrides.items() if value is not None},
     )
@@ -182,6 +181,10 @@ def fit_classifier(
         verbose=verbose,
     )
     return model
+
+
+def _text(text, label):
+    return text
 
 
 def train_command(args):
@@ -302,8 +305,11 @@ def demo(args):
     started = time.time()
     if args.data:
         train, validation = split_data(load_labelled(args.data), 0.1, seed=0)
+        # A bounded demo on big files: the first examples of the shuffled split.
+        train = train.take(DEMO_MAX_EXAMPLES)
+        validation = validation.take(DEMO_MAX_EXAMPLES // 10)
         texts = None
-        print(f"data: {args.data}")
+        print(f"data: {args.data} ({train.num_examples} training texts)")
     else:
         train, validation = (
             generated_sentiment_data(4000, seed=0),
