@@ -6,6 +6,8 @@ Legend: B batch, T target length, S source length, L layers, K key/value heads,
 H head size, D width.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from transformer_keras.layers import (
     Encoder,
     TokenAndPositionEmbedding,
 )
+from transformer_keras.layers.masks import implicit_mask
 
 B, T, S, D = 2, 5, 6, 8
 TINY = {"hidden_dim": D, "num_heads": 2, "intermediate_dim": 16}
@@ -185,6 +188,18 @@ def test_implicit_masks_of_source_and_target_ids():
     np.testing.assert_allclose(
         translate(padded_source, left_padded_target)[:, 2:], expected, atol=1e-5
     )
+
+
+def test_cross_attention_cache_of_a_masked_context_keeps_the_mask_quietly():
+    embedding = TokenAndPositionEmbedding(20, D, max_sequence_length=8)
+    decoder = _decoder()
+    context = Encoder(num_layers=1, **TINY)(embedding(np.array([[5, 6, 0]])))
+    decoder(embedding(np.array([[8, 9]])), context=context)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "does not support masking" warning
+        cache = decoder.cross_attention_cache(context)
+    assert tuple(cache.shape) == (1, 2, 2, 3, 2, 4)  # (B, L, 2, S, K, H)
+    assert implicit_mask(context) is not None
 
 
 def test_implicit_source_mask_in_a_functional_model():

@@ -146,8 +146,9 @@ class DecoderLayer(TransformerLayer):
     def compute_cross_attention_cache(self, context):
         """Keys and values of `context` for every decoding step: `(B, 2, S, K, H)`."""
         attention = self.cross_attention_block.attention
-        keys = attention.key_dense(context)  # (B, S, K, H)
-        values = attention.value_dense(context)  # (B, S, K, H)
+        with masks.detached_implicit_masks(context):  # projections cannot use it
+            keys = attention.key_dense(context)  # (B, S, K, H)
+            values = attention.value_dense(context)  # (B, S, K, H)
         return ops.stack([keys, values], axis=1)  # (B, 2, S, K, H)
 
     def get_config(self):
