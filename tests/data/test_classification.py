@@ -230,3 +230,14 @@ def test_batch_lengths_are_rounded_up_within_the_preprocessed_width():
     batches = classification_batches(data, _fake_preprocess, batch_size=1, length_multiple=4)
     widths = sorted(token_ids.shape[1] for token_ids, _ in batches.as_numpy_iterator())
     assert widths == [4, 4, 4, 6, 6]  # 1, 2, 3 -> 4; 5 and 7 (truncated to 6) -> 6
+
+
+@pytest.mark.tf_only
+def test_docstring_examples_run():
+    import doctest
+
+    import transformer_keras.data.classification as module
+
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    results = doctest.testmod(module, optionflags=flags, report=False)
+    assert results.attempted > 0 and results.failed == 0

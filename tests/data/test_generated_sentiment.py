@@ -51,3 +51,14 @@ def test_as_classification_data():
     data = generated_sentiment_data(10, seed=2)
     assert data.label_names == LABEL_NAMES
     assert data.texts_and_labels() == generate_sentiment_examples(10, seed=2)
+
+
+@pytest.mark.tf_only
+def test_docstring_examples_run():
+    import doctest
+
+    import transformer_keras.data.generated_sentiment as module
+
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    results = doctest.testmod(module, optionflags=flags, report=False)
+    assert results.attempted > 0 and results.failed == 0

@@ -138,3 +138,14 @@ def test_export_without_tokenizer_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="Received: tokenizer=None"):
         export_classifier(model, tmp_path / "classifier")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.tf_only
+def test_docstring_examples_run():
+    import doctest
+
+    import transformer_keras.export.classifier as module
+
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    results = doctest.testmod(module, optionflags=flags, report=False)
+    assert results.attempted > 0 and results.failed == 0

@@ -248,3 +248,14 @@ def test_a_tokenizer_does_not_turn_xla_off():
     assert not model.jit_compile  # off by default (slower on CPU, see `compile`)
     model.compile(jit_compile=True)
     assert model.jit_compile  # the tokenizer's string ops stay outside the model
+
+
+@pytest.mark.tf_only
+def test_docstring_examples_run():
+    import doctest
+
+    import transformer_keras.models.classifier as module
+
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    results = doctest.testmod(module, optionflags=flags, report=False)
+    assert results.attempted > 0 and results.failed == 0

@@ -76,7 +76,7 @@ def load_tfds(name, split, data_dir=None, download=True):
 
     Example:
     >>> data = load_tfds("glue/sst2", split="validation")  # doctest: +SKIP
-    >>> data.label_names
+    >>> data.label_names  # doctest: +SKIP
     ('negative', 'positive')
     """
     import tensorflow_datasets as tfds
@@ -144,9 +144,12 @@ def load_delimited_file(
             fewer than two classes.
 
     Example:
-    >>> data = load_delimited_file("sst2/train.tsv")  # doctest: +SKIP
-    >>> data.label_names
-    ('0', '1')
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "reviews.tsv"
+    >>> _ = path.write_text("sentence\\tlabel\\nfine film\\tpos\\nawful\\tneg\\n")
+    >>> data = load_delimited_file(path)
+    >>> data.label_names, data.texts_and_labels()
+    (('neg', 'pos'), (['fine film', 'awful'], [1, 0]))
     """
     path = os.fspath(path)
     rows, header = _read_rows(path, delimiter)
@@ -256,8 +259,12 @@ def load_directory(path, label_names=None):
         A `TextClassificationData`.
 
     Example:
-    >>> data = load_directory("aclImdb/train")  # doctest: +SKIP
-    >>> data.label_names
+    >>> import pathlib, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for label, text in [("neg", "awful"), ("pos", "fine film")]:
+    ...     (root / label).mkdir()
+    ...     _ = (root / label / "0.txt").write_text(text)
+    >>> load_directory(root).label_names
     ('neg', 'pos')
     """
     import keras

@@ -51,7 +51,7 @@ class TransformerClassifier(Task):
     >>> import numpy as np
     >>> model = TransformerClassifier.from_preset(
     ...     "tiny", num_classes=3, vocabulary_size=50)
-    >>> model(np.array([[4, 5, 6, 0]])).shape
+    >>> tuple(model(np.array([[4, 5, 6, 0]])).shape)
     (1, 3)
     """
 
