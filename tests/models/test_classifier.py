@@ -117,6 +117,29 @@ def test_all_padding_row_is_finite():
     np.testing.assert_allclose(logits, np.tile(to_numpy(model.head.bias), (2, 1)), atol=1e-6)
 
 
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_token_dropout_hides_real_tokens_only_in_training(pooling):
+    model = _classifier(token_dropout=0.5, pooling=pooling)
+    mask = np.ones((64, 32), bool)
+    mask[:, 24:] = False  # padding
+    kept = to_numpy(model._drop_tokens(mask))
+    assert not kept[:, 24:].any()  # padding stays padding
+    assert 0.4 < 1 - kept[:, :24].mean() < 0.6
+    if pooling == "cls":
+        assert kept[:, 0].all()  # the class token is never dropped
+    inference = to_numpy(model(TOKEN_IDS))
+    np.testing.assert_allclose(to_numpy(model(TOKEN_IDS, training=False)), inference)
+    assert not np.allclose(to_numpy(model(TOKEN_IDS, training=True)), inference, atol=1e-5)
+
+
+def test_token_dropout_round_trips_and_defaults_off():
+    assert _classifier().token_dropout == 0.0
+    model = _classifier(token_dropout=0.2)
+    assert TransformerClassifier.from_config(model.get_config()).token_dropout == 0.2
+    with pytest.raises(ValueError, match="Received: token_dropout=1.0"):
+        _classifier(token_dropout=1.0)
+
+
 def test_attention_scores_shapes_and_padding():
     model = _classifier(num_layers=2)
     scores = [to_numpy(s) for s in model.attention_scores(TOKEN_IDS)]

@@ -34,6 +34,9 @@ class TransformerClassifier(Task):
             tokens; `"cls"` takes the state of the first token, which
             `preprocess` makes the tokenizer's start token.
         classifier_dropout: dropout on the pooled vector before the head.
+        token_dropout: in training, each real token is hidden from attention
+            and pooling with this probability (word dropout, a regularizer
+            for small data sets).
         tokenizer: optional tokenizer layer of `transformer_keras.text`; it
             is saved with the model and used by `preprocess` / `classify`.
         label_names: optional list of `C` class names; defaults to
@@ -89,6 +92,7 @@ class TransformerClassifier(Task):
         *BACKBONE_KEYS,
         "pooling",
         "classifier_dropout",
+        "token_dropout",
         "tokenizer",
         "label_names",
     )
@@ -110,6 +114,7 @@ class TransformerClassifier(Task):
         dropout=0.1,
         attention_dropout=0.0,
         classifier_dropout=0.0,
+        token_dropout=0.0,
         normalize_first=False,
         layer_norm_epsilon=1e-5,
         use_bias=True,
@@ -125,6 +130,7 @@ class TransformerClassifier(Task):
             )
         check_choice("pooling", pooling, POOLINGS)
         check_rate("classifier_dropout", classifier_dropout)
+        check_rate("token_dropout", token_dropout)
         if vocabulary_size is None:
             if tokenizer is None:
                 raise ValueError(
@@ -155,6 +161,7 @@ class TransformerClassifier(Task):
         self.dropout = dropout
         self.attention_dropout = attention_dropout
         self.classifier_dropout = classifier_dropout
+        self.token_dropout = token_dropout
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
         self.use_bias = use_bias
@@ -176,6 +183,7 @@ class TransformerClassifier(Task):
         )
         # float32 logits (and softmax/loss) under mixed precision.
         self.head = keras.layers.Dense(num_classes, dtype="float32", name="head")
+        self.token_dropout_seed = keras.random.SeedGenerator(0) if token_dropout else None
 
     # ------------------------------------------------------------------ graph
     def build(self, inputs_shape):
@@ -186,27 +194,32 @@ class TransformerClassifier(Task):
         self.built = True
 
     def call(self, inputs, training=None):
-        hidden = self._encode(inputs, training=training)
-        pooled = self._pool(hidden, self._padding_mask(inputs))  # (B, D)
+        token_ids, padding_mask = self._ids_and_mask(inputs)
+        if training and self.token_dropout > 0:
+            padding_mask = self._drop_tokens(padding_mask)
+        hidden = self.backbone(token_ids, padding_mask=padding_mask, training=training)
+        pooled = self._pool(hidden, padding_mask)  # (B, D)
         pooled = self.head_dropout(pooled, training=training)
         return self.head(pooled)  # (B, C)
 
-    def _padding_mask(self, inputs):
+    def _ids_and_mask(self, inputs):
+        """`(B, T)` token ids and `(B, T)` boolean padding mask of the inputs."""
         if isinstance(inputs, dict):
-            mask = inputs.get("padding_mask")
+            token_ids, mask = inputs["token_ids"], inputs.get("padding_mask")
             if mask is not None:
-                return ops.cast(mask, "bool")
-            inputs = inputs["token_ids"]
-        return self.backbone.padding_mask(inputs)
+                return token_ids, ops.cast(mask, "bool")
+            return token_ids, self.backbone.padding_mask(token_ids)
+        return inputs, self.backbone.padding_mask(inputs)
 
-    def _encode(self, inputs, training=None, return_attention_scores=False):
-        token_ids = inputs["token_ids"] if isinstance(inputs, dict) else inputs
-        return self.backbone(
-            token_ids,
-            padding_mask=self._padding_mask(inputs),
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
+    def _drop_tokens(self, padding_mask):
+        """Word dropout: hides each real token from attention and pooling with
+        probability `token_dropout` (never the first token under cls pooling)."""
+        noise = keras.random.uniform(ops.shape(padding_mask), seed=self.token_dropout_seed)
+        keep = noise >= self.token_dropout  # (B, T)
+        if self.pooling == "cls":
+            first = ops.arange(ops.shape(padding_mask)[1]) == 0  # (T,)
+            keep = ops.logical_or(keep, first[None, :])
+        return ops.logical_and(padding_mask, keep)
 
     def _pool(self, hidden, padding_mask):
         """`(B, T, D)` hidden states -> `(B, D)`, in float32."""
@@ -231,7 +244,10 @@ class TransformerClassifier(Task):
         Args:
             inputs: token ids `(B, T)` or the dict accepted by `call`.
         """
-        _, scores = self._encode(inputs, return_attention_scores=True)
+        token_ids, padding_mask = self._ids_and_mask(inputs)
+        _, scores = self.backbone(
+            token_ids, padding_mask=padding_mask, return_attention_scores=True
+        )
         return scores
 
     def preprocess(self, texts):
