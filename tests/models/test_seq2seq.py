@@ -194,3 +194,18 @@ def test_bad_arguments():
         tiny(end_id=40)
     with pytest.raises(ValueError, match="Received: inputs=\\['source_ids'\\]"):
         tiny()({"source_ids": SOURCE})
+
+
+def test_compile_defaults_are_the_papers():
+    from transformer_keras.models import Transformer as Public
+    from transformer_keras.training import TransformerSchedule
+
+    assert Public is Transformer
+    model = tiny()
+    model.compile()
+    optimizer = model.optimizer
+    assert (optimizer.beta_1, optimizer.beta_2, optimizer.epsilon) == (0.9, 0.98, 1e-9)
+    schedule = optimizer._learning_rate
+    assert isinstance(schedule, TransformerSchedule)
+    assert (schedule.hidden_dim, schedule.warmup_steps) == (16, 4000)
+    assert model.loss.label_smoothing == 0.1 and model.loss.pad_id == model.pad_id
