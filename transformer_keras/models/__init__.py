@@ -1,7 +1,8 @@
 """Task models built from `Backbone`s: classifier, language model, translator."""
 
 from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.language_model import TransformerLM
 from transformer_keras.models.seq2seq import Transformer
 from transformer_keras.models.task import Task
 
-__all__ = ["Backbone", "Task", "Transformer"]
+__all__ = ["Backbone", "Task", "Transformer", "TransformerLM"]
