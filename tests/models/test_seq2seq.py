@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.harness import assert_outputs_close, run_model_test
 from transformer_keras.models.seq2seq import MAX_BEAM_SIZE, Transformer
@@ -209,3 +210,28 @@ def test_compile_defaults_are_the_papers():
     assert isinstance(schedule, TransformerSchedule)
     assert (schedule.hidden_dim, schedule.warmup_steps) == (16, 4000)
     assert model.loss.label_smoothing == 0.1 and model.loss.pad_id == model.pad_id
+
+
+@pytest.mark.tf_only
+def test_separate_tokenizers_travel_with_the_model(tmp_path):
+    from transformer_keras.text import CharTokenizer
+
+    source = CharTokenizer.train(["hola mundo"])
+    target = CharTokenizer.train(["hello world, goodbye"])
+    model = Transformer.from_preset(
+        "tiny", source_tokenizer=source, target_tokenizer=target, tie_output_embedding=False
+    )
+    assert model.source_vocabulary_size == source.vocabulary_size
+    assert model.target_vocabulary_size == target.vocabulary_size != source.vocabulary_size
+    assert (model.start_id, model.end_id) == (target.start_id, target.end_id)
+    translations = model.translate(["hola", "mundo"], beam_size=2, max_length=5)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert reloaded.target_tokenizer.get_config() == target.get_config()
+    assert translations.shape == (2,)
+    source_ids = model.encode_source(tf.constant(["hola", "adiós"]))  # "ó" is unseen
+    np.testing.assert_array_equal(
+        reloaded.encode_source(tf.constant(["hola", "adiós"])), source_ids
+    )
+    inputs = {"source_ids": source_ids, "target_ids": np.array([[target.start_id, 5]] * 2)}
+    assert_outputs_close(reloaded(inputs), model(inputs))
