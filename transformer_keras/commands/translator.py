@@ -372,10 +372,13 @@ def demo(args):
     from transformer_keras.export.translator import export_translator
 
     started = time.time()
+    settings = dict(DEMO_SETTINGS)
     if args.data:
         sources, targets = load_pairs(pairs=args.data)
+        sources, targets = sources[:DEMO_MAX_PAIRS], targets[:DEMO_MAX_PAIRS]
         (train, validation), examples = hold_out(sources, targets), None
-        print(f"data: {args.data}")
+        settings.update(DEMO_DATA_SETTINGS)
+        print(f"data: the first {len(sources)} pairs of {args.data}")
     else:
         train = spelled_number_pairs(6000, seed=0)
         validation = spelled_number_pairs(200, seed=1)
@@ -387,12 +390,13 @@ def demo(args):
         train,
         (validation[0][:100], validation[1][:100]),
         output_dir=path + ".training",
-        **DEMO_SETTINGS,
+        **settings,
     )
     export_translator(model, path)
     translate = load_translate_signature(path)
     examples = examples or validation[0][:5]
-    for source, translation in zip(examples, translate_texts(translate, examples, 4, 8)):
+    translations = translate_texts(translate, examples, 4, settings["max_length"])
+    for source, translation in zip(examples, translations):
         print(f"{source!r} -> {translation!r}")
     print(f"translator demo: exported {path} in {time.time() - started:.0f} s")
 
@@ -414,3 +418,6 @@ DEMO_SETTINGS = dict(
     intermediate_dim=128,
     normalize_first=True,
 )
+# With `--data FILE.tsv`: the first pairs of the file, longer sentences, fewer epochs.
+DEMO_MAX_PAIRS = 10_000
+DEMO_DATA_SETTINGS = dict(max_length=24, epochs=4, token_budget=1024, bleu_every=4)
