@@ -33,6 +33,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--dropout", type=float, default=None)
+    parser.add_argument("--token-dropout", type=float, default=None)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--pooling", default="mean")
     parser.add_argument("--patience", type=int, default=2)
@@ -51,8 +52,9 @@ def train_argv(args, train_file, dev_file, output):
         "--max-length", str(args.max_length), "--pooling", args.pooling,
         "--patience", str(args.patience), "--seed", str(args.seed),
     ]  # fmt: skip
-    if args.dropout is not None:
-        argv += ["--dropout", str(args.dropout)]
+    for option in ("dropout", "token_dropout"):
+        if getattr(args, option) is not None:
+            argv += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     return argv
 
 

@@ -198,6 +198,15 @@ def test_preprocess_without_tokenizer_is_a_clear_error():
 
 
 @pytest.mark.tf_only
+def test_tokenizer_larger_than_the_vocabulary_is_a_clear_error():
+    from transformer_keras.text import ByteTokenizer
+
+    model = _classifier(tokenizer=ByteTokenizer())  # vocabulary_size=20 < 260 ids
+    with pytest.raises(ValueError, match="Received: tokenizer.vocabulary_size=260"):
+        model.preprocess(["text"])
+
+
+@pytest.mark.tf_only
 def test_tokenizer_and_labels_survive_keras_file(tmp_path):
     from transformer_keras.text import ByteTokenizer
 

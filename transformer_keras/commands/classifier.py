@@ -50,6 +50,7 @@ def register(commands):
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=5e-4)
     train.add_argument("--dropout", type=float, help="(preset's)")
+    train.add_argument("--token-dropout", type=float, help="word dropout (preset's)")
     train.add_argument("--patience", type=int, default=2, help="early-stopping epochs")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--xla", action="store_true", help="XLA-compile steps (GPU)")
@@ -221,6 +222,7 @@ def train_command(args):
         max_sequence_length=args.max_length,
         pooling=args.pooling,
         dropout=args.dropout,
+        token_dropout=args.token_dropout,
         jit_compile=args.xla,
     )
     accuracy = _keras_accuracy(model, validation)

@@ -265,6 +265,12 @@ class TransformerClassifier(Task):
                 "This classifier has no tokenizer; pass token ids, or build it with "
                 "`tokenizer=`. Received: tokenizer=None"
             )
+        if self.tokenizer.vocabulary_size > self.vocabulary_size:
+            raise ValueError(
+                f"The tokenizer has more ids than the model's vocabulary_size="
+                f"{self.vocabulary_size}. Received: tokenizer.vocabulary_size="
+                f"{self.tokenizer.vocabulary_size}"
+            )
         texts = tf.strings.unicode_transcode(
             tf.convert_to_tensor(texts, tf.string),
             "UTF-8",
