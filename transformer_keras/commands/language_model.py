@@ -358,9 +358,10 @@ DEMO_SETTINGS = dict(
     batch_size=16,
     learning_rate=2e-3,
     time_limit=50.0,  # seconds of training at most: the demo step stays under 80 s
+    jit_compile=True,
 )
 FAST_DEMO_SETTINGS = dict(DEMO_SETTINGS, hidden_dim=32, num_heads=2, intermediate_dim=64,
-                          max_steps=40, time_limit=20.0)  # fmt: skip
+                          max_steps=40, time_limit=20.0, jit_compile=False)  # fmt: skip
 
 
 def demo(args):
@@ -405,6 +406,7 @@ def demo(args):
         batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"],
         sample_prompt=None,
+        jit_compile=settings["jit_compile"],
         callbacks=[StopAfter(settings["time_limit"])],
     )
     loss, _ = evaluate_ids(model, validation_ids[:20_000])
