@@ -106,6 +106,17 @@ def test_mixed_precision_logits_are_float32_and_finite(policy):
     assert model.backbone.compute_dtype == keras_compute_dtype(policy)
 
 
+@pytest.mark.tf_only
+def test_generation_and_scoring_run_under_mixed_float16():
+    with dtype_policy("mixed_float16"):
+        model = TransformerLM(**TINY, tokenizer=ByteTokenizer())
+        assert model.initial_cache(1).dtype == "float16"
+        continuation = model.generate([[70, 71, 72]], max_new_tokens=4, temperature=0.7, seed=0)
+        nll = model.score(["abc"])
+    assert len(continuation[0]) == 4 and all(1 <= t < 260 for t in continuation[0])  # no pad
+    assert np.isfinite(nll).all()
+
+
 def keras_compute_dtype(policy):
     import keras
 
