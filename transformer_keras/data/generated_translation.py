@@ -60,7 +60,7 @@ def spelled_number_pairs(count, max_number=10_000, seed=0):
 
     Example:
     >>> spelled_number_pairs(1, seed=0)
-    (['six thousand three hundred eleven'], ['6 3 1 1'])
+    (['seven thousand eight hundred ninety'], ['7 8 9 0'])
     """
     check_positive_int("count", count)
     check_positive_int("max_number", max_number)

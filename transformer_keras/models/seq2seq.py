@@ -89,9 +89,9 @@ class Transformer(TranslationMixin, Task):
     Example:
     >>> import numpy as np
     >>> model = Transformer.from_preset("tiny", source_vocabulary_size=20)
-    >>> inputs = {"source_ids": np.array([[5, 6, 7, 2]]),
-    ...           "target_ids": np.array([[1, 8, 9]])}
-    >>> model(inputs).shape
+    >>> inputs = {"source_ids": np.array([[5, 6, 7, 3]]),
+    ...           "target_ids": np.array([[2, 8, 9]])}
+    >>> tuple(model(inputs).shape)
     (1, 3, 20)
     """
 
