@@ -108,7 +108,6 @@ def _dtype(tensor):
 
 def _symbolic_inputs(data):
     """`keras.Input`s (batch size unknown) mirroring a nested structure of arrays."""
-
     symbolic = [
         keras.Input(
             shape=array.shape[1:],
@@ -270,7 +269,7 @@ def run_layer_test(
         trainer.compile(
             optimizer=keras.optimizers.Adam(1e-2), loss="mse", run_eagerly=run_eagerly
         )
-        targets = np.zeros(eager_outputs_first_shape(eager_outputs)[:-1] + (1,), "float32")
+        targets = np.zeros(_first_shape(eager_outputs)[:-1] + (1,), "float32")
         assert_fit_step(trainer, data, targets, layer.trainable_weights or None)
 
     if run_mixed_precision:
@@ -325,7 +324,7 @@ def run_model_test(
         if not model.compiled:
             model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
             if targets is None:
-                targets = np.zeros(eager_outputs_first_shape(eager_outputs), "float32")
+                targets = np.zeros(_first_shape(eager_outputs), "float32")
         elif targets is None:
             raise ValueError(
                 "`model_fn` returned a compiled model: pass the `targets` its loss "
@@ -340,14 +339,14 @@ def run_model_test(
     return model, eager_outputs
 
 
-def eager_outputs_first_shape(outputs):
+def _first_shape(outputs):
     """Shape of the first tensor of a nested output structure, as a tuple."""
     return tuple(keras.tree.flatten(outputs)[0].shape)
 
 
 def _assert_shapes(outputs, expected):
     if isinstance(expected, tuple) and all(isinstance(d, int) for d in expected):
-        assert eager_outputs_first_shape(outputs) == expected
+        assert _first_shape(outputs) == expected
         return
     shapes = keras.tree.map_structure(lambda x: tuple(x.shape), outputs)
     keras.tree.assert_same_structure(shapes, expected)
