@@ -1,13 +1,14 @@
 """One device vs `MirroredStrategy` over two logical CPUs, on the same global batches.
 
 Trains the classifier and the language model (default `compile()`: AdamW
-with gradient clipping and a warmup schedule; dropout off) for 20 steps on
+with gradient clipping and a warmup schedule; dropout off; seeds set with
+`set_seed(0, deterministic=True)`) for 20 steps on
 one device and on two replicas, then uses the two-replica models (export,
 serving, generation). Prints one JSON line:
 
     {"classifier": {"one": [losses], "two": [losses]}, "language_model": {...},
      "replica_batch_size": ..., "uneven_error": "...", "replica_shapes": [...],
-     "served_probabilities": [[...]], "generated_length": int}
+     "served_probabilities": [[...]], "generated_length": int, "op_determinism": bool}
 """
 
 import json
@@ -21,6 +22,7 @@ split_cpu_devices(2)  # Before TensorFlow initializes its devices.
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from tensorflow.python.framework import config as tf_config  # noqa: E402
 
 from transformer_keras.export.classifier import export_classifier  # noqa: E402
 from transformer_keras.export.saved_model import load_saved_model  # noqa: E402
@@ -41,7 +43,7 @@ TWO_REPLICAS = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 def step_losses(strategy, build, batches):
     """Per-step training losses of `build()` made under `strategy.scope()`."""
-    set_seed(0)
+    set_seed(0, deterministic=True)
     with strategy.scope():
         model = build()
     running_means = []
@@ -119,6 +121,8 @@ def main():
             generated = model.generate([4, 5, 6], max_new_tokens=3, temperature=0.0)
             report["generated_length"] = len(generated)
 
+    # TensorFlow exports no public getter for the flag `set_seed` sets.
+    report["op_determinism"] = bool(tf_config.is_op_determinism_enabled())
     report["replica_batch_size"] = replica_batch_size(GLOBAL_BATCH, TWO_REPLICAS)
     try:
         replica_batch_size(7, TWO_REPLICAS)

@@ -147,6 +147,11 @@ def test_two_replicas_give_the_one_device_loss_curve(mirrored_report, model):
 
 
 @pytest.mark.slow
+def test_set_seed_deterministic_turns_on_op_determinism(mirrored_report):
+    assert mirrored_report["op_determinism"] is True
+
+
+@pytest.mark.slow
 def test_each_replica_gets_an_equal_share_of_the_global_batch(mirrored_report):
     assert mirrored_report["replica_batch_size"] == 4
     assert mirrored_report["replica_shapes"] == [[4, 16], [4, 16]]

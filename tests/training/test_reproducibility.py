@@ -1,7 +1,7 @@
 """`set_seed`: the same seed gives the same initialization, dropout, data order and weights.
 
 `deterministic=True` (op determinism, which cannot be switched off again in a
-process) is checked in the SIGKILL child of `test_fault_tolerance.py`.
+process) is checked in the child process of `test_distribute.py`.
 """
 
 import doctest

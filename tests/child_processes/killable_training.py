@@ -1,0 +1,111 @@
+"""A small classifier training run, slow enough to be killed in the middle of an epoch.
+
+    python killable_training.py OUTPUT_DIR [--step-seconds S]
+
+3 epochs of 8 steps, the training state saved every 2 steps in
+OUTPUT_DIR/backup; run again with the same command after a kill, it resumes
+there. Prints `step N` after each optimizer step, then one JSON line:
+
+    {"state_at_start": {"epoch", "step", "iterations"} or null,
+     "final_iterations": 24, "op_determinism": bool}
+
+and writes the final model and optimizer variables to OUTPUT_DIR/final.npz.
+"""
+
+import argparse
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+
+from transformer_keras.models.classifier import TransformerClassifier
+from transformer_keras.text import ByteTokenizer
+from transformer_keras.training.backup import PROGRESS_FILE, state_path
+from transformer_keras.training.reproducibility import set_seed
+from transformer_keras.training.resumable_fit import fit_resumable
+
+EPOCHS = 3
+BATCH_SIZE = 8
+SAVE_EVERY = 2
+TEXTS = [
+    f"review {i}: {'good' if i % 3 else 'bad'} film, {i * 7 % 11} stars" for i in range(64)
+]
+STEPS_PER_EPOCH = len(TEXTS) // BATCH_SIZE
+
+
+class SlowSteps(keras.callbacks.Callback):
+    """Sleeps after each step and prints the optimizer step, so a test can kill mid-epoch."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        print(f"step {int(self.model.optimizer.iterations)}", flush=True)
+        time.sleep(self.seconds)
+
+
+def train(output_dir, step_seconds=0.0):
+    """Trains (or resumes) the run in `output_dir`; returns the model and the report."""
+    set_seed(0)
+    backup_dir = os.path.join(output_dir, "backup")
+    progress_file = state_path(backup_dir) / PROGRESS_FILE
+    state_at_start = json.loads(progress_file.read_text()) if progress_file.exists() else None
+    model = TransformerClassifier(
+        num_classes=2,
+        tokenizer=ByteTokenizer(),
+        num_layers=1,
+        hidden_dim=16,
+        num_heads=2,
+        intermediate_dim=32,
+        max_sequence_length=24,
+        dropout=0.0,
+    )
+    model.build((None, 24))
+    model.compile(total_steps=EPOCHS * STEPS_PER_EPOCH, learning_rate=3e-3)
+    token_ids = model.preprocess(TEXTS)
+    labels = np.array(["good" in text for text in TEXTS], "int64")
+
+    def make_batches():
+        examples = tf.data.Dataset.from_tensor_slices((token_ids, labels))
+        return examples.shuffle(64, seed=3, reshuffle_each_iteration=True).batch(BATCH_SIZE)
+
+    fit_resumable(
+        model,
+        make_batches,
+        epochs=EPOCHS,
+        backup_dir=backup_dir,
+        save_freq=SAVE_EVERY,
+        callbacks=[SlowSteps(step_seconds)],
+        verbose=0,
+    )
+    report = {
+        "state_at_start": state_at_start,
+        "final_iterations": int(model.optimizer.iterations),
+        # TensorFlow exports no public getter for the flag `set_seed` sets.
+        "op_determinism": bool(tf_config.is_op_determinism_enabled()),
+    }
+    return model, report
+
+
+def final_variables(model):
+    """The model's and its optimizer's variables, by path."""
+    return {v.path: np.array(v) for v in model.weights + model.optimizer.variables}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("output_dir")
+    parser.add_argument("--step-seconds", type=float, default=0.0)
+    args = parser.parse_args()
+    model, report = train(args.output_dir, args.step_seconds)
+    np.savez(os.path.join(args.output_dir, "final.npz"), **final_variables(model))
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main()
