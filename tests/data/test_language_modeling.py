@@ -122,3 +122,15 @@ def test_python_documentation_is_an_offline_english_corpus():
     assert sum(map(len, texts)) > 200_000
     assert any("Return" in text for text in texts)
     assert python_documentation_texts(["json"]) == python_documentation_texts(["json"])
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    assert (
+        doctest.testmod(
+            importlib.import_module("transformer_keras.data.language_modeling")
+        ).failed
+        == 0
+    )

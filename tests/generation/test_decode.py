@@ -159,3 +159,13 @@ def test_one_trace_serves_every_batch_size_prompt_length_and_budget():
 def test_an_empty_batch_returns_an_empty_batch():
     tokens, lengths = run(successor_step, [], 3, use_cache=False)
     assert tokens == [] and lengths == []
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    assert (
+        doctest.testmod(importlib.import_module("transformer_keras.generation.decode")).failed
+        == 0
+    )

@@ -151,3 +151,13 @@ def test_in_graph_assertions_reject_bad_settings(settings, message):
             tf.constant(top_k, tf.int32),
             tf.constant(top_p, tf.float32),
         )
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    assert (
+        doctest.testmod(importlib.import_module("transformer_keras.generation.sampling")).failed
+        == 0
+    )

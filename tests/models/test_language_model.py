@@ -337,3 +337,15 @@ def test_a_model_with_a_tokenizer_can_be_xla_compiled_and_saved(tmp_path):
     restored = keras.saving.load_model(tmp_path / "char.keras")
     assert restored.tokenizer.get_config() == tokenizer.get_config()
     np.testing.assert_allclose(restored(ids), expected, atol=1e-6)
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    assert (
+        doctest.testmod(
+            importlib.import_module("transformer_keras.models.language_model")
+        ).failed
+        == 0
+    )

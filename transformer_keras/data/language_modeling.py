@@ -122,7 +122,7 @@ def load_tfds_texts(name="tiny_shakespeare", split="train", text_key="text", dat
 
     Example:
     >>> texts = load_tfds_texts("tiny_shakespeare", "train")  # doctest: +SKIP
-    >>> texts[0][:14]
+    >>> texts[0][:14]  # doctest: +SKIP
     'First Citizen:'
     """
     import tensorflow_datasets as tfds

@@ -52,7 +52,7 @@ class TransformerLM(Task):
     Example:
     >>> import numpy as np
     >>> model = TransformerLM.from_preset("tiny", vocabulary_size=50)
-    >>> model(np.array([[4, 5, 6]])).shape
+    >>> tuple(model(np.array([[4, 5, 6]])).shape)
     (1, 3, 50)
     >>> len(model.generate([4, 5, 6], max_new_tokens=3, temperature=0.0))
     3
