@@ -70,7 +70,7 @@ def trained_model(quick, train_steps, max_new_tokens):
     model.compile(total_steps=train_steps, jit_compile=not quick)
     window = min(64, model.max_sequence_length)  # the recipe's context
     batches = window_dataset(ids, window, 12, random_offsets=True, seed=0)
-    model.fit(batches, steps_per_epoch=train_steps, epochs=1, verbose=0)
+    model.fit(batches, steps_per_epoch=train_steps, epochs=1, shuffle=False, verbose=0)
     return model, text
 
 

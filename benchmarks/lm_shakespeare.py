@@ -99,6 +99,7 @@ def main(argv=None):
         epochs=math.ceil(args.steps / args.eval_every),
         steps_per_epoch=args.eval_every,
         callbacks=[Estimate()],
+        shuffle=False,  # random windows already
         verbose=0,
     )
     training_seconds = time.perf_counter() - training_started

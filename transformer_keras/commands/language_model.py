@@ -200,6 +200,7 @@ def fit_language_model(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=[*samples, *default_callbacks(output_dir, monitor=monitor), *callbacks],
+        shuffle=False,  # the dataset shuffles (or draws random windows)
         verbose=verbose,
     )
 
