@@ -17,13 +17,11 @@ the exit status is 1.
 """
 
 import argparse
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import common, report
+from benchmarks import common, report, runner
 
 MODULES = (
     "hardware",
@@ -59,39 +57,33 @@ def _module_list(text):
     return names
 
 
-def run_module(name, arguments, rows_file, log_file):
-    """Runs `benchmarks.<name>` in a fresh process; returns its rows or `None`."""
-    command = [sys.executable, "-m", f"benchmarks.{name}", "--rows-out", str(rows_file)]
-    command += ["--scale", str(arguments.scale)] + (["--quick"] if arguments.quick else [])
-    with open(log_file, "w") as log:
-        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
-    if status != 0 or not Path(rows_file).exists():
-        tail = Path(log_file).read_text().splitlines()[-20:]
-        print(f"  {name} FAILED (exit {status}); end of {log_file}:", file=sys.stderr)
-        print("\n".join("    " + line for line in tail), file=sys.stderr)
+def run_module(name, settings):
+    """The rows of `benchmarks.<name>` run in a fresh process, or `None` if it failed."""
+    try:
+        return runner.rows_from_fresh_process(name, settings)
+    except RuntimeError as error:
+        print(f"  {error}", file=sys.stderr)
         return None
-    return report.read_json(rows_file)
 
 
 def main(argv=None):
     arguments = parse_args(argv)
-    device = common.detect_device()
-    logs = RESULTS / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    settings = common.settings_from(arguments)
+    device = settings.device
     rows, failed, started = [], [], time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in arguments.only:
-            print(f"running {name} ...", file=sys.stderr, flush=True)
-            module_started = time.perf_counter()
-            found = run_module(
-                name, arguments, Path(scratch) / f"{name}.json", logs / f"{name}.log"
-            )
-            elapsed = time.perf_counter() - module_started
-            print(f"  {name}: {elapsed:.0f} s", file=sys.stderr, flush=True)
-            if found is None:
-                failed.append(name)
-            else:
-                rows += found
+    for name in arguments.only:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        module_started = time.perf_counter()
+        found = run_module(name, settings)
+        print(
+            f"  {name}: {time.perf_counter() - module_started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        if found is None:
+            failed.append(name)
+        else:
+            rows += found
     total = time.perf_counter() - started
 
     import importlib
@@ -109,7 +101,7 @@ def main(argv=None):
         print("\ntargets:")
         print(report.format_targets(rows, targets))
     output = arguments.output or (
-        logs / "quick.json" if arguments.quick else RESULTS / "latest.json"
+        runner.LOGS / "quick.json" if arguments.quick else RESULTS / "latest.json"
     )
     metadata = {
         "device": device["name"],
@@ -118,7 +110,7 @@ def main(argv=None):
     }
     print(f"\nrows written to {report.write_json(rows, output, metadata)}")
     if failed:
-        print(f"FAILED: {', '.join(failed)} (see {logs})")
+        print(f"FAILED: {', '.join(failed)} (see {runner.LOGS})")
     return 1 if failed else 0
 
 

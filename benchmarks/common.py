@@ -40,7 +40,11 @@ class Settings:
 
 
 def add_arguments(parser):
-    """The `--quick` and `--scale` flags shared by every entry point."""
+    """The `--quick` and `--scale` flags shared by every entry point.
+
+    `--device-kind` passes the parent's detected device to a child process, so
+    that a PyTorch-only child never starts TensorFlow.
+    """
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: tiny sizes, meaningless numbers"
     )
@@ -50,11 +54,26 @@ def add_arguments(parser):
         default=1,
         help="multiply every batch size (e.g. 8 on a GPU); default 1",
     )
+    parser.add_argument("--device-kind", choices=("cpu", "gpu"), help=argparse.SUPPRESS)
     return parser
 
 
 def settings_from(arguments):
-    return Settings(quick=arguments.quick, scale=arguments.scale, device=detect_device())
+    """`Settings` from parsed flags, detecting the device unless it was given."""
+    kind = arguments.device_kind
+    device = {"kind": kind, "name": kind, "count": 0} if kind else detect_device()
+    return Settings(quick=arguments.quick, scale=arguments.scale, device=device)
+
+
+def arguments_of(settings):
+    """The flags that recreate `settings` in a child process."""
+    flags = [
+        "--scale",
+        str(settings.scale),
+        "--device-kind",
+        settings.device.get("kind", "cpu"),
+    ]
+    return flags + (["--quick"] if settings.quick else [])
 
 
 def _positive_int(text):

@@ -17,15 +17,18 @@ included) at batch 1 and 16 for:
   counted from the returned text, which ends early if a row emits the end id);
 - KerasHub's `GPT2CausalLM` built at the same size (`GPT2Backbone`, no
   preprocessor, `sampler="greedy"`), through its own compiled `generate`.
+
+The cached Keras, SavedModel and KerasHub calls of a batch size run in turn,
+three times, and each rate is the median (`measure_alternating`).
 """
 
 import tempfile
+import time
 
 import numpy as np
 
 from benchmarks import runner
 from benchmarks.architectures import LMSize, transformer_keras_lm
-from benchmarks.common import time_calls
 from benchmarks.report import Row, Target
 
 PROMPT_LENGTH = 16
@@ -83,61 +86,57 @@ def _tokenizer(size):
     return CharTokenizer(vocabulary=characters)
 
 
-def _tokens_per_second(generate, batch, new_tokens, repeats):
-    """Rate of `generate()`, which returns the number of new tokens it made."""
-    produced = []
-    timing = time_calls(lambda: produced.append(generate()), warmup=1, repeats=repeats)
-    return float(np.median(produced)) / timing.median if produced else batch * new_tokens
+def measure_alternating(generators, repeats):
+    """`{name: new tokens per second}` of functions measured in turn.
+
+    Each `generators[name]()` generates and returns how many new tokens it
+    made. After one untimed call each (tracing, compilation), the functions
+    run one after the other `repeats` times, so that a change in the
+    machine's load hits them alike; each rate is the median over its calls.
+    """
+    for generate in generators.values():
+        generate()
+    rates = {name: [] for name in generators}
+    for _ in range(repeats):
+        for name, generate in generators.items():
+            start = time.perf_counter()
+            produced = generate()
+            rates[name].append(produced / (time.perf_counter() - start))
+    return {name: float(np.median(values)) for name, values in rates.items()}
 
 
-def transformer_keras_rows(size, settings, new_tokens):
-    """Keras `generate` with and without cache, then the reloaded SavedModel."""
+def keras_generator(model, prompts, new_tokens, use_cache):
+    """`TransformerLM.generate` on id prompts (greedy, no stop token)."""
+
+    def generate():
+        outputs = model.generate(
+            prompts, new_tokens, temperature=0.0, use_cache=use_cache, seed=0
+        )
+        return sum(len(output) for output in outputs)
+
+    return generate
+
+
+def saved_model_generator(signature, tokenizer, prompt_texts, new_tokens):
+    """The reloaded SavedModel's `generate` signature (greedy, stops at the end id)."""
     import tensorflow as tf
 
-    from transformer_keras.export.language_model import export_language_model
+    def generate():
+        texts = signature(
+            prompt=prompt_texts,
+            max_new_tokens=tf.constant(new_tokens),
+            temperature=tf.constant(0.0),
+            top_k=tf.constant(0),
+            top_p=tf.constant(1.0),
+            seed=tf.constant(0),
+        )["text"]
+        return int(tf.reduce_sum(tokenizer.tokenize(texts).row_lengths()))
 
-    tokenizer = _tokenizer(size)
-    model = transformer_keras_lm(size, tokenizer=tokenizer)
-    model.build()
-    rows = []
-    for batch in map(settings.batch, BATCHES):
-        prompts = _prompts(size, batch).tolist()
-        runs = [(True, new_tokens), (False, new_tokens if batch == 1 else new_tokens // 8)]
-        for use_cache, count in runs:
-
-            def generate(use_cache=use_cache, count=count, prompts=prompts):
-                outputs = model.generate(
-                    prompts, count, temperature=0.0, use_cache=use_cache, seed=0
-                )
-                return sum(len(output) for output in outputs)
-
-            rate = _tokens_per_second(generate, batch, count, settings.pick(3, 1))
-            rows.append(_row(batch, count, use_cache, "transformer_keras", False, rate))
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = export_language_model(model, f"{folder}/lm", keras_file=False)
-        signature = tf.saved_model.load(str(path)).signatures["generate"]
-        for batch in map(settings.batch, BATCHES):
-            texts = tokenizer.detokenize(tf.constant(_prompts(size, batch), tf.int32))
-
-            def generate(texts=texts):
-                outputs = signature(
-                    prompt=texts,
-                    max_new_tokens=tf.constant(new_tokens),
-                    temperature=tf.constant(0.0),
-                    top_k=tf.constant(0),
-                    top_p=tf.constant(1.0),
-                    seed=tf.constant(0),
-                )["text"]
-                return int(tf.reduce_sum(tokenizer.tokenize(outputs).row_lengths()))
-
-            rate = _tokens_per_second(generate, batch, new_tokens, settings.pick(3, 1))
-            rows.append(_row(batch, new_tokens, True, "transformer_keras", False, rate, True))
-    return rows
+    return generate
 
 
-def keras_hub_rows(size, settings, new_tokens):
-    """`GPT2CausalLM.generate` at the same size, random weights, greedy."""
+def keras_hub_model(size):
+    """KerasHub's `GPT2CausalLM` at `size`, random weights, greedy sampler."""
     import keras
     import keras_hub
 
@@ -153,29 +152,31 @@ def keras_hub_rows(size, settings, new_tokens):
     )
     model = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
     model.compile(sampler="greedy")
-    xla = bool(getattr(model, "jit_compile", True))
-    rows = []
-    for batch in map(settings.batch, BATCHES):
-        length = PROMPT_LENGTH + new_tokens
-        token_ids = np.zeros((batch, length), "int32")
-        token_ids[:, :PROMPT_LENGTH] = _prompts(size, batch)
-        padding_mask = np.arange(length)[None, :] < PROMPT_LENGTH  # (B, P + new), prompt only
-        inputs = {"token_ids": token_ids, "padding_mask": np.repeat(padding_mask, batch, 0)}
+    return model
 
-        def generate(inputs=inputs, batch=batch):
-            outputs = model.generate(inputs, stop_token_ids=None)
-            return int(np.asarray(outputs["padding_mask"]).sum()) - batch * PROMPT_LENGTH
 
-        rate = _tokens_per_second(generate, batch, new_tokens, settings.pick(3, 1))
-        rows.append(_row(batch, new_tokens, True, "keras_hub", xla, rate))
-    return rows
+def keras_hub_generator(model, prompts, new_tokens):
+    """`GPT2CausalLM.generate` filling `new_tokens` positions after each prompt."""
+    batch, length = len(prompts), PROMPT_LENGTH + new_tokens
+    token_ids = np.zeros((batch, length), "int32")
+    token_ids[:, :PROMPT_LENGTH] = prompts
+    prompt_mask = np.arange(length)[None, :] < PROMPT_LENGTH  # (1, P + new)
+    inputs = {"token_ids": token_ids, "padding_mask": np.repeat(prompt_mask, batch, 0)}
+
+    def generate():
+        outputs = model.generate(inputs, stop_token_ids=None)
+        return int(np.asarray(outputs["padding_mask"]).sum()) - batch * PROMPT_LENGTH
+
+    return generate
 
 
 def _row(batch, new_tokens, cache, implementation, xla, rate, reloaded=False):
     anchors = ()
     if implementation == "transformer_keras" and cache:
-        hub_config = _config(batch, new_tokens, True)
-        anchors = ({"implementation": "keras_hub", "xla": None, "config": hub_config},)
+        anchor = {"implementation": "keras_hub", "xla": None}
+        if reloaded:  # the SavedModel row's anchor is KerasHub's row of the same batch
+            anchor["config"] = _config(batch, new_tokens, True)
+        anchors = (anchor,)
     return Row(
         "generate",
         _config(batch, new_tokens, cache, reloaded),
@@ -189,11 +190,57 @@ def _row(batch, new_tokens, cache, implementation, xla, rate, reloaded=False):
 
 
 def run(settings):
+    import tensorflow as tf
+
+    from transformer_keras.export.language_model import export_language_model
+
     size = _size(settings)
     new_tokens = size.context - PROMPT_LENGTH
-    return transformer_keras_rows(size, settings, new_tokens) + keras_hub_rows(
-        size, settings, new_tokens
-    )
+    repeats = settings.pick(full=3, quick=1)
+    tokenizer = _tokenizer(size)
+    model = transformer_keras_lm(size, tokenizer=tokenizer)
+    model.build()
+    hub = keras_hub_model(size)
+    hub_xla = bool(getattr(hub, "jit_compile", False))
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = export_language_model(model, f"{folder}/lm", keras_file=False)
+        signature = tf.saved_model.load(str(path)).signatures["generate"]
+        for batch in map(settings.batch, BATCHES):
+            prompts = _prompts(size, batch)
+            texts = tokenizer.detokenize(tf.constant(prompts, tf.int32))
+            rates = measure_alternating(
+                {
+                    "keras": keras_generator(model, prompts.tolist(), new_tokens, True),
+                    "savedmodel": saved_model_generator(
+                        signature, tokenizer, texts, new_tokens
+                    ),
+                    "keras_hub": keras_hub_generator(hub, prompts, new_tokens),
+                },
+                repeats,
+            )
+            rows.append(
+                _row(batch, new_tokens, True, "transformer_keras", False, rates["keras"])
+            )
+            rows.append(
+                _row(
+                    batch,
+                    new_tokens,
+                    True,
+                    "transformer_keras",
+                    False,
+                    rates["savedmodel"],
+                    True,
+                )
+            )
+            rows.append(_row(batch, new_tokens, True, "keras_hub", hub_xla, rates["keras_hub"]))
+            # Without the cache the window is recomputed at every step: the cost
+            # grows with the output, so batch 16 generates fewer tokens.
+            count = new_tokens if batch == 1 else new_tokens // 8
+            uncached = keras_generator(model, prompts.tolist(), count, False)
+            rate = measure_alternating({"uncached": uncached}, 1)["uncached"]
+            rows.append(_row(batch, count, False, "transformer_keras", False, rate))
+    return rows
 
 
 if __name__ == "__main__":

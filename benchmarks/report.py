@@ -163,7 +163,13 @@ def find_row(rows, criteria):
 
 
 def anchor_label(overrides):
-    """`{"implementation": "pytorch", "xla": False}` -> `"pytorch"` (flags are implied)."""
+    """`{"implementation": "pytorch", "xla": False}` -> `"pytorch"` (flags are implied).
+
+    With a `config` override the label is the implementation alone when it
+    also changes (e.g. "keras_hub" for a SavedModel row's KerasHub anchor).
+    """
+    if "implementation" in overrides:
+        return str(overrides["implementation"])
     return " ".join(str(v) for v in overrides.values() if not isinstance(v, bool | None))
 
 

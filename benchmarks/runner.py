@@ -8,9 +8,14 @@ runs each module in a process of its own and merges the rows.
 """
 
 import argparse
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from benchmarks import common, report
+
+LOGS = Path(__file__).resolve().parent / "results" / "logs"
 
 
 def main(run, targets=(), summary=None, argv=None, description=None):
@@ -28,3 +33,25 @@ def main(run, targets=(), summary=None, argv=None, description=None):
         report.write_json(rows, arguments.rows_out)
     sys.stdout.flush()
     return rows
+
+
+def rows_from_fresh_process(module, settings):
+    """Runs `python -m benchmarks.<module>` in a new interpreter; returns its rows.
+
+    Its output goes to `benchmarks/results/logs/<module>.log`. Raises a
+    `RuntimeError` with the end of that log when the module fails.
+    """
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{module}.log"
+    with tempfile.TemporaryDirectory() as scratch:
+        rows_path = Path(scratch) / "rows.json"
+        command = [sys.executable, "-m", f"benchmarks.{module}", "--rows-out", str(rows_path)]
+        command += common.arguments_of(settings)
+        with open(log_path, "w") as log:
+            status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+        if status == 0 and rows_path.exists():
+            return report.read_json(rows_path)
+    tail = "\n".join(log_path.read_text().splitlines()[-20:])
+    raise RuntimeError(
+        f"benchmarks.{module} failed (exit {status}); end of {log_path}:\n{tail}"
+    )

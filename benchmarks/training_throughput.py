@@ -7,19 +7,20 @@ mixed bfloat16, with and without XLA (`jit_compile`): tokens per second and
 achieved GFLOP/s (`LMSize.train_flops_per_token`) of one optimizer step
 (AdamW, sparse cross-entropy on logits) for transformer_keras and for the
 same architecture from KerasHub layers, both through `model.fit` on a
-cached, prefetched `tf.data` pipeline of random token windows; and for
-PyTorch's `TransformerEncoder` (float32 and bfloat16 autocast; PyTorch has
-no XLA row). The figure is the median of the per-step wall times after
+cached, prefetched `tf.data` pipeline of random token windows, the two
+measured in alternation (see `keras_seconds_per_step`); and for
+PyTorch's `TransformerEncoder` (`benchmarks/pytorch_throughput.py`, run in
+a process of its own so that TensorFlow's thread pools never compete with
+PyTorch's). The figure is the median of the per-step wall times after
 warm-up steps that include tracing and compilation.
 """
 
-import os
 import time
 
 import numpy as np
 
 from benchmarks import runner
-from benchmarks.architectures import SIZES, keras_hub_lm, sizes, torch_lm, transformer_keras_lm
+from benchmarks.architectures import SIZES, keras_hub_lm, sizes, transformer_keras_lm
 from benchmarks.report import Row, Target
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -60,42 +61,33 @@ TARGETS = [
 ]
 
 
-def _steps(size, settings):
+def steps(size, settings):
     """(warm-up steps, timed steps): fewer for the slow base size."""
     if settings.quick:
-        return 2, 3
-    return (3, 12) if size.name == "small" else (2, 6)
+        return 2, 4
+    return (3, 24) if size.name == "small" else (2, 8)
 
 
-def _random_windows(size, batch, seed=0):
+def random_windows(size, batch, seed=0):
     """`DISTINCT_BATCHES * batch` windows of `context + 1` random ids in [1, V)."""
     rng = np.random.default_rng(seed)
     return rng.integers(1, size.vocabulary, (DISTINCT_BATCHES * batch, size.context + 1))
 
 
-class _StepTimer:
-    """Records the wall time at the end of every training step."""
-
-    def __init__(self):
-        import keras
-
-        class Callback(keras.callbacks.Callback):
-            def on_train_batch_end(inner, batch, logs=None):
-                self.times.append(time.perf_counter())
-
-        self.times = []
-        self.callback = Callback()
-
-    def median_step_seconds(self):
-        return float(np.median(np.diff(self.times)))
-
-
-def keras_seconds_per_step(build, size, precision, xla, settings):
-    """Median seconds of one `model.fit` step of the model `build(size)`."""
+def _step_end_callback(times):
+    """A Keras callback appending the wall time at the end of each training step."""
     import keras
-    import tensorflow as tf
 
-    batch = settings.batch(size.batch)
+    class StepEnd(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter())
+
+    return StepEnd()
+
+
+def _compiled(build, size, precision, xla):
+    import keras
+
     keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(precision)
     try:
@@ -108,7 +100,20 @@ def keras_seconds_per_step(build, size, precision, xla, settings):
         metrics=[],
         jit_compile=xla,
     )
-    windows = _random_windows(size, batch).astype("int32")
+    return model
+
+
+def keras_seconds_per_step(size, precision, xla, settings, rounds=2):
+    """`{implementation: median seconds of one model.fit step}`, measured interleaved.
+
+    Both Keras models are built and warmed up first; then each `fit`s a few
+    steps in turn, `rounds` times, so that a change in the machine's load
+    hits both alike. The first step of each `fit` call is not counted.
+    """
+    import tensorflow as tf
+
+    batch = settings.batch(size.batch)
+    windows = random_windows(size, batch).astype("int32")
     dataset = (
         tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
         .batch(batch, drop_remainder=True)
@@ -116,50 +121,27 @@ def keras_seconds_per_step(build, size, precision, xla, settings):
         .repeat()
         .prefetch(tf.data.AUTOTUNE)
     )
-    warmup, steps = _steps(size, settings)
+    warmup, timed = steps(size, settings)
     fit = dict(epochs=1, verbose=0, shuffle=False)
-    model.fit(dataset, steps_per_epoch=warmup, **fit)
-    timer = _StepTimer()
-    model.fit(dataset, steps_per_epoch=steps + 1, callbacks=[timer.callback], **fit)
-    return timer.median_step_seconds()
+    models = {
+        name: _compiled(build, size, precision, xla) for name, build in KERAS_BUILDERS.items()
+    }
+    for model in models.values():
+        model.fit(dataset, steps_per_epoch=warmup, **fit)
+    intervals = {name: [] for name in models}
+    for round_index in range(rounds):
+        order = list(models) if round_index % 2 == 0 else list(models)[::-1]
+        for name in order:
+            times = []
+            callback = _step_end_callback(times)
+            models[name].fit(
+                dataset, steps_per_epoch=timed // rounds + 1, callbacks=[callback], **fit
+            )
+            intervals[name] += np.diff(times).tolist()
+    return {name: float(np.median(values)) for name, values in intervals.items()}
 
 
-def torch_seconds_per_step(size, precision, settings):
-    """Median seconds of one PyTorch step (forward, backward, AdamW)."""
-    import torch
-    import torch.nn.functional as F
-
-    from benchmarks.common import time_calls
-
-    torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
-    device = (
-        "cuda" if settings.device.get("kind") == "gpu" and torch.cuda.is_available() else "cpu"
-    )
-    model = torch_lm(size).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batch = settings.batch(size.batch)
-    windows = torch.as_tensor(_random_windows(size, batch), device=device)
-    batches = windows.reshape(DISTINCT_BATCHES, batch, size.context + 1)
-    counter = iter(range(10**9))
-
-    def step():
-        ids = batches[next(counter) % DISTINCT_BATCHES]
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device, torch.bfloat16, enabled=precision == "mixed_bfloat16"):
-            logits = model(ids[:, :-1])  # (B, T, V)
-        loss = F.cross_entropy(
-            logits.float().reshape(-1, size.vocabulary), ids[:, 1:].reshape(-1)
-        )
-        loss.backward()
-        optimizer.step()
-        return loss.item()  # waits for the step
-
-    warmup, steps = _steps(size, settings)
-    return time_calls(step, warmup=warmup, repeats=steps).median
-
-
-def _row(size, implementation, precision, xla, seconds, settings, anchors):
+def row(size, implementation, precision, xla, seconds, settings, anchors=()):
     tokens_per_second = settings.batch(size.batch) * size.context / seconds
     return Row(
         "train",
@@ -188,11 +170,9 @@ def run(settings):
                     if implementation == "transformer_keras":
                         anchors = ({"implementation": "keras_hub"}, torch_anchor)
                     rows.append(
-                        _row(size, implementation, precision, xla, seconds, settings, anchors)
+                        row(size, implementation, precision, xla, seconds, settings, anchors)
                     )
-            seconds = torch_seconds_per_step(size, precision, settings)
-            rows.append(_row(size, "pytorch", precision, False, seconds, settings, ()))
-    return rows
+    return rows + runner.rows_from_fresh_process("pytorch_throughput", settings)
 
 
 if __name__ == "__main__":
