@@ -83,7 +83,7 @@ def test_dict_padding_mask_equals_ids_padding():
     np.testing.assert_allclose(changed[1:], from_ids[1:], atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["mean", "cls"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "cls"])
 def test_padding_does_not_change_logits(pooling):
     model = _classifier(pooling=pooling)
     short = to_numpy(model(TOKEN_IDS))
@@ -99,6 +99,18 @@ def test_mean_pooling_averages_real_tokens_only():
     pooled = np.stack([hidden[b][real[b]].mean(axis=0) for b in range(len(TOKEN_IDS))])
     expected = pooled @ to_numpy(model.head.kernel) + to_numpy(model.head.bias)
     np.testing.assert_allclose(logits, expected, atol=1e-5)
+
+
+def test_max_pooling_takes_the_maximum_over_real_tokens_only():
+    model = _classifier(pooling="max")
+    logits = to_numpy(model(TOKEN_IDS))
+    hidden = to_numpy(model.backbone(TOKEN_IDS))  # (B, T, D)
+    real = TOKEN_IDS != 0
+    pooled = np.stack([hidden[b][real[b]].max(axis=0) for b in range(len(TOKEN_IDS))])
+    expected = pooled @ to_numpy(model.head.kernel) + to_numpy(model.head.bias)
+    np.testing.assert_allclose(logits, expected, atol=1e-5)
+    empty = to_numpy(model(np.zeros((1, 4), "int32")))  # no tokens: zeros, finite
+    np.testing.assert_allclose(empty[0], to_numpy(model.head.bias), atol=1e-6)
 
 
 def test_cls_pooling_reads_the_first_position():
@@ -171,7 +183,7 @@ def test_presets_and_overrides():
     [
         ({"num_classes": 1}, "Received: num_classes=1"),
         ({"num_classes": 2.5}, "Received: num_classes=2.5"),
-        ({"pooling": "max"}, "Received: pooling='max'"),
+        ({"pooling": "sum"}, "Received: pooling='sum'"),
         ({"classifier_dropout": 1.5}, "Received: classifier_dropout=1.5"),
         ({"label_names": ["a", "b"]}, r"Received: label_names=\['a', 'b'\]"),
         ({"vocabulary_size": None}, "Received: vocabulary_size=None"),

@@ -45,7 +45,7 @@ def register(commands):
         "--vocabulary-size", type=int, help="tokenizer size (word 20000, subword 8000)"
     )
     train.add_argument("--max-length", type=int, help="tokens kept per text (preset's)")
-    train.add_argument("--pooling", choices=("mean", "cls"), help="(preset's: mean)")
+    train.add_argument("--pooling", choices=("mean", "max", "cls"), help="(preset's: mean)")
     train.add_argument("--epochs", type=int, default=3)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=5e-4)

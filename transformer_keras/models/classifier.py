@@ -15,7 +15,7 @@ from transformer_keras.layers.validation import check_choice, check_positive_int
 from transformer_keras.models.backbone import Backbone
 from transformer_keras.models.task import BACKBONE_KEYS, Task
 
-POOLINGS = ("mean", "cls")
+POOLINGS = ("mean", "max", "cls")
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -31,8 +31,9 @@ class TransformerClassifier(Task):
         layer_norm_epsilon, use_bias: the encoder `Backbone`'s arguments.
             `max_sequence_length` is also where `preprocess` truncates texts.
         pooling: `"mean"` averages the hidden states of the real (non-padding)
-            tokens; `"cls"` takes the state of the first token, which
-            `preprocess` makes the tokenizer's start token.
+            tokens, `"max"` takes their element-wise maximum; `"cls"` takes
+            the state of the first token, which `preprocess` makes the
+            tokenizer's start token.
         classifier_dropout: dropout on the pooled vector before the head.
         token_dropout: in training, each real token is hidden from attention
             and pooling with this probability (word dropout, a regularizer
@@ -226,7 +227,13 @@ class TransformerClassifier(Task):
         hidden = ops.cast(hidden, "float32")
         if self.pooling == "cls":
             return hidden[:, 0, :]  # (B, D)
-        weights = ops.cast(padding_mask, "float32")[:, :, None]  # (B, T, 1)
+        real = ops.cast(padding_mask, "bool")[:, :, None]  # (B, T, 1)
+        if self.pooling == "max":
+            # An all-padding row (an empty text) pools to zeros, not -inf.
+            has_tokens = ops.any(real, axis=1)  # (B, 1)
+            largest = ops.max(ops.where(real, hidden, -3.0e38), axis=1)  # (B, D)
+            return ops.where(has_tokens, largest, 0.0)
+        weights = ops.cast(real, "float32")  # (B, T, 1)
         total = ops.sum(hidden * weights, axis=1)  # (B, D)
         # An all-padding row (an empty text) pools to zeros, not NaN.
         count = ops.maximum(ops.sum(weights, axis=1), 1.0)  # (B, 1)
