@@ -5,6 +5,7 @@ import io
 import re
 
 import keras
+import numpy as np
 import pytest
 
 from transformer_keras import cli
@@ -155,3 +156,15 @@ def test_interrupted_training_resumes(tmp_path):
     Epochs.seen = []
     commands.fit_classifier(data, None, tmp_path, callbacks=[Epochs()], **settings)
     assert Epochs.seen == [2]
+
+
+def test_weight_averaging_leaves_the_average_in_the_model(tmp_path):
+    texts, labels = generate_sentiment_examples(64, seed=0)
+    data = from_texts(texts, labels, LABEL_NAMES)
+    model = commands.fit_classifier(
+        data, data, tmp_path, preset="tiny", vocabulary_size=100, epochs=2, verbose=0,
+        ema_momentum=0.5, patience=None,
+    )  # fmt: skip
+    averages = model.optimizer._model_variables_moving_average
+    for variable, average in zip(model.trainable_variables, averages):
+        np.testing.assert_allclose(variable.numpy(), average.numpy(), atol=1e-6)

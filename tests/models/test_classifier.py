@@ -268,6 +268,15 @@ def test_compile_defaults_and_reload_keeps_optimizer_state(tmp_path):
     assert list(loaded.metrics_names) == list(model.metrics_names)
 
 
+def test_compile_options_reach_the_default_optimizer():
+    model = _classifier()
+    model.compile(weight_decay=0.1, ema_momentum=0.9)
+    assert model.optimizer.weight_decay == 0.1
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
+    model.compile()
+    assert not model.optimizer.use_ema and model.optimizer.weight_decay == 0.01
+
+
 def test_fit_learns_a_keyword_rule():
     """Class 1 iff token 5 occurs: the tiny model must learn it."""
     rng = np.random.default_rng(0)

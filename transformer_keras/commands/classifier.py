@@ -49,6 +49,8 @@ def register(commands):
     train.add_argument("--epochs", type=int, default=3)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=5e-4)
+    train.add_argument("--weight-decay", type=float, default=0.01)
+    train.add_argument("--ema", type=float, help="weight averaging momentum, e.g. 0.999")
     train.add_argument("--dropout", type=float, help="(preset's)")
     train.add_argument("--token-dropout", type=float, help="word dropout (preset's)")
     train.add_argument("--patience", type=int, default=2, help="early-stopping epochs")
@@ -111,6 +113,8 @@ def fit_classifier(
     patience=2,
     seed=0,
     verbose=2,
+    weight_decay=0.01,
+    ema_momentum=None,
     jit_compile=False,
     callbacks=(),
     **overrides,
@@ -129,7 +133,10 @@ def fit_classifier(
         tokenizer: a kind of `transformer_keras.text.train_tokenizer`
             (`"word"`, `"subword"`, ...); vocabulary_size: its size (None:
             the kind's default).
-        epochs, batch_size, learning_rate, patience, seed: training.
+        epochs, batch_size, learning_rate, weight_decay, patience, seed:
+            training (see `TransformerClassifier.compile`).
+        ema_momentum: keep an exponential moving average of the weights
+            (e.g. 0.999); validation, checkpoints and the result use it.
         verbose: `fit`'s verbosity.
         jit_compile: XLA compilation (`compile`'s argument).
         callbacks: more callbacks, run after the default ones.
@@ -159,6 +166,8 @@ def fit_classifier(
     model.compile(
         total_steps=epochs * steps_per_epoch,
         learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        ema_momentum=ema_momentum,
         jit_compile=jit_compile,
     )
     train_batches = classification_batches(
@@ -173,6 +182,8 @@ def fit_classifier(
         validation_data=validation_batches,
         epochs=epochs,
         callbacks=[
+            # First, so that validation, checkpoints and early stopping see the average.
+            *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema_momentum else []),
             *default_callbacks(
                 output_dir, monitor=monitor, mode="max", early_stopping_patience=patience
             ),
@@ -217,6 +228,8 @@ def train_command(args):
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        ema_momentum=args.ema,
         patience=args.patience,
         seed=args.seed,
         max_sequence_length=args.max_length,
