@@ -164,10 +164,13 @@ def test_mixed_bfloat16_matches_dense(rng):
     )
 
 
+# TensorFlow only: the config, saving and fit checks do not depend on the
+# backend (the JAX job runs them for the dense layer in test_attention.py), and
+# JAX on CPU cannot compile the float16 `jax.nn.dot_product_attention`
+# (F16_F16_F32 dot) inside a traced loop; the dense path fails the same way
+# under `jit`.
+@pytest.mark.tf_only
 def test_layer_harness(tmp_path, rng):
-    # JAX on CPU cannot compile the float16 `jax.nn.dot_product_attention`
-    # (F16_F16_F32 dot) inside a traced loop; the dense path fails the same way
-    # under `jit`. The mixed-precision checks therefore run on TensorFlow only.
     run_layer_test(
         MultiHeadAttention,
         {"num_heads": N, "key_dim": H, "attention_chunk_size": 4},
@@ -175,7 +178,6 @@ def test_layer_harness(tmp_path, rng):
         call_kwargs={"use_causal_mask": True},
         expected_output_shape=(B, T, 8),
         tmp_path=tmp_path,
-        run_mixed_precision=keras.backend.backend() == "tensorflow",
     )
 
 
