@@ -21,6 +21,8 @@ from transformer_keras.models.task import BACKBONE_KEYS, Task
 
 # Longest continuation `generate` produces in one call (Python and SavedModel).
 MAX_NEW_TOKENS = 4096
+# Tokens `score` sends through the model per call: bounds its memory for any text length.
+SCORE_TOKENS_PER_CALL = 2048
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -502,9 +504,8 @@ class TransformerLM(Task):
             dense, context + 1, context, pad_end=True, pad_value=self.pad_id
         )
         frames = tf.reshape(frames, [-1, context + 1])  # (B*F, C+1)
-        inputs, targets = frames[:, :-1], frames[:, 1:]  # (B*F, C) each
-        logits = self(inputs, training=False)  # (B*F, C, V)
-        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)  # (B*F, C)
+        targets = frames[:, 1:]  # (B*F, C)
+        nll = self._frame_nll(frames)  # (B*F, C)
         real = tf.cast(targets != self.pad_id, tf.float32)  # (B*F, C)
         total = tf.reduce_sum(tf.reshape(nll * real, [batch_size, -1]), axis=1)  # (B,)
         count = tf.reduce_sum(tf.reshape(real, [batch_size, -1]), axis=1)  # (B,)
@@ -544,6 +545,30 @@ class TransformerLM(Task):
         return tf.strings.unicode_transcode(
             texts, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
         )
+
+    def _frame_nll(self, frames):
+        """`(B*F, C+1)` frames -> `(B*F, C)` next-token NLL, `K` frames per model call.
+
+        The logits of all frames at once would take `B*F * C * V` floats, so an
+        untrusted huge text could exhaust memory; `M` calls of
+        `K = SCORE_TOKENS_PER_CALL // C` frames keep it independent of the
+        text's length.
+        """
+        import tensorflow as tf
+
+        context = self.max_sequence_length
+        per_call = max(1, SCORE_TOKENS_PER_CALL // context)
+        count = tf.shape(frames)[0]
+        calls = (count + per_call - 1) // per_call
+        padded = tf.pad(frames, [[0, calls * per_call - count], [0, 0]])  # (M*K, C+1)
+        chunks = tf.reshape(padded, [calls, per_call, context + 1])  # (M, K, C+1)
+
+        def chunk_nll(chunk):
+            logits = self(chunk[:, :-1], training=False)  # (K, C, V)
+            return tf.nn.sparse_softmax_cross_entropy_with_logits(chunk[:, 1:], logits)
+
+        nll = tf.map_fn(chunk_nll, chunks, fn_output_signature=tf.float32)  # (M, K, C)
+        return tf.reshape(nll, [-1, context])[:count]  # (B*F, C)
 
     def text_ids(self, texts):
         """`(B,)` strings -> ragged ids `[start] + tokens` (what `score` scores)."""
