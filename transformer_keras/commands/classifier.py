@@ -146,7 +146,7 @@ def fit_classifier(
     """
     import keras
 
-    from transformer_keras.data.classification import classification_batches
+    from transformer_keras.data.classification_batches import classification_batches
     from transformer_keras.models.classifier import TransformerClassifier
     from transformer_keras.text import train_tokenizer
     from transformer_keras.training.callbacks import default_callbacks
@@ -200,7 +200,7 @@ def _text(text, label):
 
 
 def train_command(args):
-    from transformer_keras.data.classification import split_data
+    from transformer_keras.data.classification_batches import split_data
     from transformer_keras.export.classifier import export_classifier
 
     started = time.time()
@@ -246,7 +246,7 @@ def train_command(args):
 
 
 def _keras_accuracy(model, data):
-    from transformer_keras.data.classification import classification_batches
+    from transformer_keras.data.classification_batches import classification_batches
 
     _, accuracy = model.evaluate(classification_batches(data, model.preprocess, 256), verbose=0)
     return accuracy
@@ -313,7 +313,7 @@ def evaluate_command(args):
 # -------------------------------------------------------------------- demo
 def demo(args):
     """Trains the tiny classifier, exports, reloads the SavedModel, prints predictions."""
-    from transformer_keras.data.classification import split_data
+    from transformer_keras.data.classification_batches import split_data
     from transformer_keras.data.generated_sentiment import generated_sentiment_data
     from transformer_keras.export.classifier import export_classifier
 
