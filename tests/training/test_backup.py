@@ -12,6 +12,7 @@ from transformer_keras.training.backup import (
     PROGRESS_FILE,
     WEIGHTS_FILE,
     TrainingStateBackup,
+    load_checkpoint,
     load_training_state,
     save_training_state,
     state_path,
@@ -151,6 +152,20 @@ def test_a_non_finite_loss_stops_training_without_saving_it(tmp_path):
     restored = _model()
     assert load_training_state(restored, tmp_path)["iterations"] == 2
     assert all(np.all(np.isfinite(v)) for v in _variables(restored))
+
+
+def test_a_checkpoint_loads_or_names_its_broken_file(tmp_path):
+    trained, path = _trained_model(), tmp_path / "best.weights.h5"
+    trained.save_weights(path)
+    fresh = _model(seed=1)
+    load_checkpoint(fresh, path)
+    for restored, saved in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(restored, saved)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=f"The checkpoint at '{path}' cannot be loaded"):
+        load_checkpoint(fresh, path)
+    with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
+        load_checkpoint(fresh, tmp_path / "missing.weights.h5")
 
 
 @pytest.mark.parametrize("save_freq", [0, -2, 1.5, "steps", True])

@@ -105,6 +105,16 @@ def test_the_state_can_be_kept_after_the_last_epoch(tmp_path):
     assert load_training_state(_model(), tmp_path)["epoch"] == 1
 
 
+def test_an_epoch_of_unknown_length_is_counted_once(tmp_path):
+    def filtered_batches():  # TensorFlow cannot tell how many batches a filter keeps.
+        return make_batches().filter(lambda x, y: tf.reduce_all(tf.math.is_finite(x)))
+
+    assert int(filtered_batches().cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    model = _model()
+    fit_resumable(model, filtered_batches, epochs=2, backup_dir=tmp_path, verbose=0)
+    assert int(model.optimizer.iterations) == 2 * STEPS_PER_EPOCH
+
+
 def test_validation_data_is_evaluated_every_epoch(tmp_path):
     history = fit_resumable(
         _model(),
@@ -148,8 +158,12 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp
         ({"make_batches": make_batches()}, "must be a function that returns a new"),
         ({"make_batches": lambda: [1, 2]}, "Received: make_batches=<function"),
         (
-            {"make_batches": lambda: make_batches().filter(lambda x, y: True)},
-            "pass `steps_per_epoch`. Received: steps_per_epoch=None",
+            {"make_batches": lambda: make_batches().repeat()},
+            "finite, non-empty epoch, or pass `steps_per_epoch`",
+        ),
+        (
+            {"make_batches": lambda: make_batches().filter(lambda x, y: False)},
+            "cardinality is 0",
         ),
     ],
 )

@@ -116,6 +116,41 @@ def load_training_state(model, backup_dir):
     return progress
 
 
+def load_checkpoint(model, path):
+    """`model.load_weights(path)` with one clear error naming a missing or broken file.
+
+    For the weights files that `ModelCheckpoint` writes (such as
+    `callbacks.best_weights_path(output_dir)`).
+
+    Args:
+        model: a built model of the architecture that saved the file.
+        path: a `.weights.h5` file.
+
+    Raises:
+        FileNotFoundError: nothing exists at `path`.
+        ValueError: the file is corrupt, truncated or from another model.
+
+    Example:
+    >>> import tempfile, keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> path = tempfile.mkdtemp() + "/best.weights.h5"
+    >>> model.save_weights(path)
+    >>> load_checkpoint(model, path)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No checkpoint at '{path}': the path does not exist.")
+    try:
+        model.load_weights(path)
+    except Exception as error:  # OSError (h5py), shape and structure errors alike.
+        message = str(error).strip().splitlines()[0] if str(error).strip() else "no message"
+        raise ValueError(
+            f"The checkpoint at '{path}' cannot be loaded ({type(error).__name__}: "
+            f"{message[:300]}); it is corrupt, truncated or from a different model. "
+            f"Received: path='{path}'"
+        ) from error
+
+
 def _check_progress(progress):
     keys = ("epoch", "step", "iterations")
     if not isinstance(progress, dict) or not all(

@@ -58,7 +58,8 @@ def fit_resumable(
         epochs: the total number of epochs.
         backup_dir: the folder of this run's training state (one per run).
         steps_per_epoch: batches per epoch; defaults to the cardinality of
-            `make_batches()`, which must then be known.
+            `make_batches()`, counted with one pass over the data when
+            TensorFlow cannot tell it (filtered or token-budget batches).
         save_freq: `"epoch"` or a number of steps between saves (the state
             is also saved at every epoch end).
         callbacks: more Keras callbacks (`ModelCheckpoint`, `EarlyStopping`,
@@ -169,11 +170,16 @@ def _steps_per_epoch(make_batches, steps_per_epoch):
                 f"Received: steps_per_epoch={steps_per_epoch!r}"
             )
         return steps_per_epoch
-    cardinality = int(_new_dataset(make_batches).cardinality())
-    if cardinality <= 0:  # Unknown, infinite or empty.
+    import tensorflow as tf
+
+    dataset = _new_dataset(make_batches)
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.UNKNOWN_CARDINALITY:  # E.g. token-budget batches.
+        cardinality = int(dataset.reduce(0, lambda count, _: count + 1))  # One pass.
+    if cardinality <= 0:  # Infinite or empty.
         raise ValueError(
-            "The number of batches per epoch is unknown (the dataset's cardinality is "
-            f"{cardinality}); pass `steps_per_epoch`. Received: steps_per_epoch=None"
+            "`make_batches()` must give a finite, non-empty epoch, or pass `steps_per_epoch` "
+            f"(the dataset's cardinality is {cardinality}). Received: steps_per_epoch=None"
         )
     return cardinality
 
