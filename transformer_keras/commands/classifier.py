@@ -17,6 +17,15 @@ import os
 import sys
 import time
 
+from transformer_keras.commands.common import (
+    add_training_arguments,
+    check_global_batch_size,
+    chief_writes,
+    save_frequency,
+    start_training,
+    strategy_scope,
+)
+
 PRESETS = ("tiny", "small", "base")  # TransformerClassifier.presets (a test checks)
 TOKENIZERS = ("word", "subword", "char", "byte")  # text.TOKENIZER_CLASSES
 DEMO_MAX_EXAMPLES = 10_000  # `demo --data FILE` trains on at most this many texts
@@ -54,7 +63,7 @@ def register(commands):
     train.add_argument("--dropout", type=float, help="(preset's)")
     train.add_argument("--token-dropout", type=float, help="word dropout (preset's)")
     train.add_argument("--patience", type=int, default=2, help="early-stopping epochs")
-    train.add_argument("--seed", type=int, default=0)
+    add_training_arguments(train)  # --strategy, --seed, --deterministic, --save-every
     train.add_argument("--xla", action="store_true", help="XLA-compile steps (GPU)")
     train.set_defaults(handler=train_command)
 
@@ -117,12 +126,15 @@ def fit_classifier(
     ema_momentum=None,
     jit_compile=False,
     callbacks=(),
+    strategy=None,
+    save_freq="epoch",
     **overrides,
 ):
     """Learns a tokenizer, builds `TransformerClassifier.from_preset` and fits it.
 
-    Checkpoints, TensorBoard logs and the `BackupAndRestore` state go under
-    `output_dir`: running the same call again after an interruption resumes.
+    Checkpoints, TensorBoard logs and the training state go under
+    `output_dir`: running the same call again after an interruption resumes
+    at the same epoch and step (`training.resumable_fit.fit_resumable`).
     With a validation set, early stopping on validation accuracy keeps the best
     weights.
 
@@ -140,6 +152,9 @@ def fit_classifier(
         verbose: `fit`'s verbosity.
         jit_compile: XLA compilation (`compile`'s argument).
         callbacks: more callbacks, run after the default ones.
+        strategy: a `tf.distribute.Strategy` to train under (None: default);
+            `batch_size` is the global batch.
+        save_freq: `"epoch"` or steps between saves of the training state.
 
     Returns:
         The trained model.
@@ -150,47 +165,58 @@ def fit_classifier(
     from transformer_keras.models.classifier import TransformerClassifier
     from transformer_keras.text import train_tokenizer
     from transformer_keras.training.callbacks import default_callbacks
+    from transformer_keras.training.resumable_fit import fit_resumable
 
     for name, value in (("epochs", epochs), ("batch-size", batch_size)):
         _check_positive(name, value)
     keras.utils.set_random_seed(seed)
-    model = TransformerClassifier.from_preset(
-        preset,
-        num_classes=len(train.label_names),
-        tokenizer=train_tokenizer(tokenizer, train.dataset.map(_text), vocabulary_size),
-        label_names=list(train.label_names),
-        **{key: value for key, value in overrides.items() if value is not None},
-    )
-    model.build((None, None))  # BackupAndRestore needs a built model
+    vocabulary = train_tokenizer(tokenizer, train.dataset.map(_text), vocabulary_size)
     steps_per_epoch = math.ceil(train.num_examples / batch_size)
-    model.compile(
-        total_steps=epochs * steps_per_epoch,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        ema_momentum=ema_momentum,
-        jit_compile=jit_compile,
-    )
-    train_batches = classification_batches(
-        train, model.preprocess, batch_size, shuffle=True, seed=seed
-    )
+    with strategy_scope(strategy):  # Model, optimizer and metrics variables.
+        model = TransformerClassifier.from_preset(
+            preset,
+            num_classes=len(train.label_names),
+            tokenizer=vocabulary,
+            label_names=list(train.label_names),
+            **{key: value for key, value in overrides.items() if value is not None},
+        )
+        model.build((None, None))  # The training state is restored into a built model.
+        model.compile(
+            total_steps=epochs * steps_per_epoch,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            ema_momentum=ema_momentum,
+            jit_compile=jit_compile,
+        )
     validation_batches = (
         classification_batches(validation, model.preprocess, 256) if validation else None
     )
     monitor = "val_accuracy" if validation else "accuracy"
-    model.fit(
-        train_batches,
-        validation_data=validation_batches,
+    fit_resumable(
+        model,
+        # A new dataset per call: a restarted run replays the same seeded order.
+        lambda: classification_batches(
+            train, model.preprocess, batch_size, shuffle=True, seed=seed
+        ),
         epochs=epochs,
+        backup_dir=os.path.join(output_dir, "backup"),
+        steps_per_epoch=steps_per_epoch,
+        save_freq=save_freq,
+        validation_data=validation_batches,
         callbacks=[
             # First, so that validation, checkpoints and early stopping see the average.
             *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema_momentum else []),
             *default_callbacks(
-                output_dir, monitor=monitor, mode="max", early_stopping_patience=patience
+                output_dir,
+                monitor=monitor,
+                mode="max",
+                early_stopping_patience=patience,
+                backup=False,  # fit_resumable keeps the training state.
             ),
             *callbacks,
         ],
-        shuffle=False,  # the dataset is shuffled
         verbose=verbose,
+        strategy=strategy,
     )
     return model
 
@@ -206,6 +232,8 @@ def train_command(args):
     started = time.time()
     _check_positive("vocabulary-size", args.vocabulary_size)
     _check_positive("max-length", args.max_length)
+    strategy = start_training(args)  # Seeds; the tf.distribute strategy.
+    check_global_batch_size(args.batch_size, strategy)
     train = load_labelled(args.train, args.text_column, args.label_column)
     if args.validation:
         validation = load_labelled(
@@ -237,18 +265,24 @@ def train_command(args):
         dropout=args.dropout,
         token_dropout=args.token_dropout,
         jit_compile=args.xla,
+        strategy=strategy,
+        save_freq=save_frequency(args),
     )
-    accuracy = _keras_accuracy(model, validation)
-    path = export_classifier(model, args.output)
+    accuracy = _keras_accuracy(model, validation, strategy)
+    with chief_writes(args.output, strategy) as target:  # Other workers: a temp copy.
+        path = export_classifier(model, target)
     print(f"validation accuracy {accuracy:.4f}")
     print(f"exported {path} (and {path}.keras) in {time.time() - started:.0f} s")
     return 0
 
 
-def _keras_accuracy(model, data):
+def _keras_accuracy(model, data, strategy=None):
     from transformer_keras.data.classification_batches import classification_batches
+    from transformer_keras.training.distribute import multi_worker_fit
 
-    _, accuracy = model.evaluate(classification_batches(data, model.preprocess, 256), verbose=0)
+    batches = classification_batches(data, model.preprocess, 256)
+    with multi_worker_fit(model, strategy, lambda: next(iter(batches))):
+        _, accuracy = model.evaluate(batches, verbose=0)
     return accuracy
 
 

@@ -4,7 +4,7 @@
   and `--save-every`.
 - `start_training(args)`: seeds everything (`set_seed`) and returns the
   `tf.distribute.Strategy`; create the model, optimizer and metrics under
-  its `scope()`.
+  `strategy_scope(strategy)`.
 - `fit_command_model(...)`: `fit_resumable` with those options, so that the
   same command run again after a crash resumes at the same epoch and step.
 - `chief_writes(path, strategy)` (re-exported): where this worker writes an
@@ -13,6 +13,7 @@
 TensorFlow is imported inside the functions so that `--help` stays instant.
 """
 
+import contextlib
 import os
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")  # distribute.STRATEGIES
@@ -66,6 +67,23 @@ def start_training(args):
     if strategy is not None and strategy.num_replicas_in_sync > 1:
         print(f"training on {strategy.num_replicas_in_sync} replicas ({args.strategy})")
     return strategy
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a no-op context for `None` (no strategy given)."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def check_global_batch_size(batch_size, strategy):
+    """Raises a `ValueError` unless `--batch-size` splits evenly over the replicas."""
+    from transformer_keras.training.distribute import num_replicas
+
+    replicas = num_replicas(strategy)
+    if batch_size % replicas:
+        raise ValueError(
+            f"--batch-size is the global batch; it must be a multiple of the {replicas} "
+            f"replicas. Received: batch_size={batch_size}"
+        )
 
 
 def save_frequency(args):
