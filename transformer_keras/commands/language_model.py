@@ -22,6 +22,15 @@ import random
 import sys
 import time
 
+from transformer_keras.commands.common import (
+    add_training_arguments,
+    check_global_batch_size,
+    chief_writes,
+    save_frequency,
+    start_training,
+    strategy_scope,
+)
+
 PRESETS = ("nanogpt-cpu", "nanogpt-gpu", "small", "tiny")  # TransformerLM.presets
 TOKENIZERS = ("char", "byte", "subword")
 MAX_STEPS_PER_EPOCH = 250  # with --max-steps, an "epoch" ends with a validation pass
@@ -53,7 +62,7 @@ def register(commands):
     train.add_argument("--learning-rate", type=float, default=1e-3, help="peak rate")
     train.add_argument("--dropout", type=float, help="(preset's)")
     train.add_argument("--sample-prompt", default="", help="prompt of the per-epoch sample")
-    train.add_argument("--seed", type=int, default=0)
+    add_training_arguments(train)  # --strategy, --seed, --deterministic, --save-every
     train.add_argument("--no-xla", action="store_true", help="do not XLA-compile steps")
     train.set_defaults(handler=train_command)
 
@@ -127,11 +136,14 @@ def fit_language_model(
     verbose=2,
     jit_compile=True,
     callbacks=(),
+    strategy=None,
+    save_freq="epoch",
 ):
     """Compiles (warmup + cosine AdamW) and fits a `TransformerLM` on id streams.
 
-    Checkpoints, TensorBoard logs and the `BackupAndRestore` state go under
-    `output_dir`: the same call after an interruption resumes. A sample
+    Checkpoints, TensorBoard logs and the training state go under
+    `output_dir`: the same call after an interruption resumes at the same
+    epoch and step (`training.resumable_fit.fit_resumable`). A sample
     continuation of `sample_prompt` is printed after each epoch.
 
     Args:
@@ -144,6 +156,9 @@ def fit_language_model(
         verbose: `fit`'s verbosity.
         jit_compile: XLA-compile the train step.
         callbacks: more callbacks, run after the default ones.
+        strategy: the `tf.distribute.Strategy` the model was created under
+            (None: default); `batch_size` is the global batch.
+        save_freq: `"epoch"` or steps between saves of the training state.
 
     Returns:
         The Keras `History`.
@@ -152,6 +167,7 @@ def fit_language_model(
 
     from transformer_keras.data.language_modeling import window_dataset
     from transformer_keras.training.callbacks import TextSampleCallback, default_callbacks
+    from transformer_keras.training.resumable_fit import fit_resumable
 
     for name, value in (
         ("max-steps", max_steps),
@@ -169,15 +185,13 @@ def fit_language_model(
     steps_per_epoch, epochs, random_offsets = training_budget(
         len(train_ids), context, batch_size, max_steps, epochs
     )
-    model.build()  # BackupAndRestore needs a built model
-    model.compile(
-        total_steps=steps_per_epoch * epochs,
-        learning_rate=learning_rate,
-        jit_compile=jit_compile,
-    )
-    train_batches = window_dataset(
-        train_ids, context, batch_size, shuffle=True, random_offsets=random_offsets, seed=seed
-    )
+    with strategy_scope(strategy):  # Optimizer and metrics variables.
+        model.build()  # The training state is restored into a built model.
+        model.compile(
+            total_steps=steps_per_epoch * epochs,
+            learning_rate=learning_rate,
+            jit_compile=jit_compile,
+        )
     validation_batches = None
     if len(validation_ids) > 1:
         validation_batches = window_dataset(
@@ -194,14 +208,30 @@ def fit_language_model(
             )
         )
     monitor = "val_loss" if validation_batches is not None else "loss"
-    return model.fit(
-        train_batches,
-        validation_data=validation_batches,
+    return fit_resumable(
+        model,
+        # A new dataset per call: a restarted run replays the same seeded windows.
+        lambda: window_dataset(
+            train_ids,
+            context,
+            batch_size,
+            shuffle=True,
+            random_offsets=random_offsets,
+            seed=seed,
+        ),
         epochs=epochs,
+        backup_dir=os.path.join(output_dir, "backup"),
         steps_per_epoch=steps_per_epoch,
-        callbacks=[*samples, *default_callbacks(output_dir, monitor=monitor), *callbacks],
-        shuffle=False,  # the dataset shuffles (or draws random windows)
+        save_freq=save_freq,
+        validation_data=validation_batches,
+        # fit_resumable keeps the training state (no BackupAndRestore).
+        callbacks=[
+            *samples,
+            *default_callbacks(output_dir, monitor=monitor, backup=False),
+            *callbacks,
+        ],
         verbose=verbose,
+        strategy=strategy,
     )
 
 
@@ -214,6 +244,8 @@ def train_command(args):
     started = time.time()
     _check_positive("vocabulary-size", args.vocabulary_size)
     _check_positive("context", args.context)
+    strategy = start_training(args)  # Seeds; the tf.distribute strategy.
+    check_global_batch_size(args.batch_size, strategy)
     texts = read_text_files(args.train)
     validation_texts = read_text_files(args.validation) if args.validation else None
     tokenizer = train_tokenizer(args.tokenizer, texts, args.vocabulary_size)
@@ -224,11 +256,12 @@ def train_command(args):
         flush=True,
     )
     overrides = {"max_sequence_length": args.context, "dropout": args.dropout}
-    model = TransformerLM.from_preset(
-        args.preset,
-        tokenizer=tokenizer,
-        **{key: value for key, value in overrides.items() if value is not None},
-    )
+    with strategy_scope(strategy):  # Model variables.
+        model = TransformerLM.from_preset(
+            args.preset,
+            tokenizer=tokenizer,
+            **{key: value for key, value in overrides.items() if value is not None},
+        )
     fit_language_model(
         model,
         train_ids,
@@ -241,11 +274,14 @@ def train_command(args):
         seed=args.seed,
         sample_prompt=args.sample_prompt,
         jit_compile=not args.no_xla,
+        strategy=strategy,
+        save_freq=save_frequency(args),
     )
     if len(validation_ids) > 1:
         loss, _ = evaluate_ids(model, validation_ids)
         print(f"validation loss {loss:.4f} perplexity {math.exp(loss):.2f}")
-    path = export_language_model(model, args.output)
+    with chief_writes(args.output, strategy) as target:  # Other workers: a temp copy.
+        path = export_language_model(model, target)
     print(f"exported {path} (and {path}.keras) in {time.time() - started:.0f} s")
     return 0
 
