@@ -21,6 +21,14 @@ import shutil
 import sys
 import time
 
+from transformer_keras.commands.common import (
+    add_training_arguments,
+    chief_writes,
+    save_frequency,
+    start_training,
+    strategy_scope,
+)
+
 PRESETS = ("tiny", "small", "base")  # Transformer.presets (a test checks)
 TOKENIZERS = ("subword", "word", "char", "byte")  # text.TOKENIZER_CLASSES
 
@@ -55,7 +63,7 @@ def register(commands):
         "--bleu-every", type=int, default=1, help="validation BLEU every N epochs"
     )
     train.add_argument("--beam-size", type=int, default=4, help="beam of validation BLEU")
-    train.add_argument("--seed", type=int, default=0)
+    add_training_arguments(train)  # --strategy, --seed, --deterministic, --save-every
     train.set_defaults(handler=train_command)
 
     translate = commands.top.add_parser(
@@ -149,16 +157,19 @@ def fit_translator(
     verbose=2,
     jit_compile="auto",
     callbacks=(),
+    strategy=None,
+    save_freq="epoch",
     **overrides,
 ):
     """Learns a joint vocabulary, builds `Transformer.from_preset` and fits it.
 
     Teacher forcing on length-bucketed batches of about `token_budget` tokens,
     label-smoothed (0.1) masked cross-entropy and masked accuracy, the paper's
-    schedule with Adam(0.9, 0.98, 1e-9). Checkpoints, logs and the
-    `BackupAndRestore` state go under `output_dir` (the same call resumes an
-    interrupted run); with a validation set, `val_bleu` (beam search) is
-    logged every `bleu_every` epochs and the best weights by it are kept.
+    schedule with Adam(0.9, 0.98, 1e-9). Checkpoints, logs and the training
+    state go under `output_dir` (the same call resumes an interrupted run at
+    the same epoch and step, see `training.resumable_fit`); with a validation
+    set, `val_bleu` (beam search) is logged every `bleu_every` epochs and the
+    best weights by it are kept.
 
     Args:
         train, validation: `(sources, targets)` lists (validation may be None).
@@ -173,6 +184,9 @@ def fit_translator(
         verbose: `fit`'s verbosity.
         jit_compile: XLA compilation of the training step (`compile`'s argument).
         callbacks: more callbacks, run after the default ones.
+        strategy: a `tf.distribute.Strategy` to train under (None: default);
+            `token_budget` is per global batch.
+        save_freq: `"epoch"` or steps between saves of the training state.
 
     Returns:
         The trained model (best validation BLEU weights when validated).
@@ -183,11 +197,13 @@ def fit_translator(
     from transformer_keras.models.seq2seq import Transformer
     from transformer_keras.text import train_tokenizer
     from transformer_keras.training import TransformerSchedule, paper_adam
+    from transformer_keras.training.backup import load_checkpoint
     from transformer_keras.training.callbacks import (
         BleuCallback,
         best_weights_path,
         default_callbacks,
     )
+    from transformer_keras.training.resumable_fit import fit_resumable
 
     for name, value in (("epochs", epochs), ("max-length", max_length)):
         _check_positive(name, value)
@@ -195,20 +211,24 @@ def fit_translator(
         raise ValueError("The training data has no sentence pairs. Received: 0 pairs")
     keras.utils.set_random_seed(seed)
     vocabulary = train_tokenizer(tokenizer, train[0] + train[1], vocabulary_size)
-    model = Transformer.from_preset(
-        preset,
-        source_tokenizer=vocabulary,
-        max_sequence_length=max_length + 1,
-        **{key: value for key, value in overrides.items() if value is not None},
-    )
-    model.build()  # BackupAndRestore needs a built model
-    model.compile(
-        optimizer=paper_adam(TransformerSchedule(model.hidden_dim, warmup_steps)),
-        jit_compile=jit_compile,
-    )
-    batches = translation_batches(
-        pairs_dataset(*train), vocabulary, vocabulary, max_length, token_budget, True, seed
-    )
+    with strategy_scope(strategy):  # Model, optimizer and metrics variables.
+        model = Transformer.from_preset(
+            preset,
+            source_tokenizer=vocabulary,
+            max_sequence_length=max_length + 1,
+            **{key: value for key, value in overrides.items() if value is not None},
+        )
+        model.build()  # The training state is restored into a built model.
+        model.compile(
+            optimizer=paper_adam(TransformerSchedule(model.hidden_dim, warmup_steps)),
+            jit_compile=jit_compile,
+        )
+
+    def make_batches():  # A new dataset per call: a restart replays the seeded order.
+        return translation_batches(
+            pairs_dataset(*train), vocabulary, vocabulary, max_length, token_budget, True, seed
+        )
+
     run_callbacks = []
     if validation and validation[0]:
 
@@ -216,12 +236,22 @@ def fit_translator(
             return translate_texts(keras_translate(model), sources, beam_size, max_length + 1)
 
         bleu = BleuCallback(translate_fn, *validation, every_n_epochs=bleu_every)
-        run_callbacks += [bleu, *default_callbacks(output_dir, monitor="val_bleu")]
+        # fit_resumable keeps the training state (no BackupAndRestore).
+        run_callbacks += [bleu, *default_callbacks(output_dir, "val_bleu", backup=False)]
     else:
-        run_callbacks += default_callbacks(output_dir, monitor="loss")
-    model.fit(batches, epochs=epochs, callbacks=[*run_callbacks, *callbacks], verbose=verbose)
+        run_callbacks += default_callbacks(output_dir, monitor="loss", backup=False)
+    fit_resumable(
+        model,
+        make_batches,  # Token-budget batches: their number is counted once.
+        epochs=epochs,
+        backup_dir=os.path.join(output_dir, "backup"),
+        save_freq=save_freq,
+        callbacks=[*run_callbacks, *callbacks],
+        verbose=verbose,
+        strategy=strategy,
+    )
     if os.path.exists(best_weights_path(output_dir)):
-        model.load_weights(best_weights_path(output_dir))
+        load_checkpoint(model, best_weights_path(output_dir))  # Names a broken file.
     return model
 
 
@@ -231,6 +261,7 @@ def train_command(args):
     started = time.time()
     for name in ("vocabulary-size", "num-layers", "hidden-dim"):
         _check_positive(name, getattr(args, name.replace("-", "_")))
+    strategy = start_training(args)  # Seeds; the tf.distribute strategy (first TF op).
     columns = dict(source_column=args.source_column, target_column=args.target_column)
     train = load_pairs(args.train_source, args.train_target, args.train_pairs, **columns)
     if train is None:
@@ -263,8 +294,11 @@ def train_command(args):
         hidden_dim=args.hidden_dim,
         intermediate_dim=args.hidden_dim and 2 * args.hidden_dim,
         normalize_first=args.normalize_first or None,
+        strategy=strategy,
+        save_freq=save_frequency(args),
     )
-    path = export_translator(model, args.output)
+    with chief_writes(args.output, strategy) as target:  # Other workers: a temp copy.
+        path = export_translator(model, target)
     print(f"exported {path} (and {path}.keras) in {time.time() - started:.0f} s")
     return 0
 
