@@ -4,7 +4,15 @@ import argparse
 
 import pytest
 
-from benchmarks.common import Settings, Timing, add_arguments, detect_device, time_calls
+from benchmarks.common import (
+    Settings,
+    Timing,
+    add_arguments,
+    arguments_of,
+    detect_device,
+    settings_from,
+    time_calls,
+)
 
 
 def _parse(*argv):
@@ -23,6 +31,12 @@ def test_scale_must_be_a_positive_integer(bad, capsys):
     with pytest.raises(SystemExit):
         _parse("--scale", bad)
     assert f"Received: scale='{bad}'" in capsys.readouterr().err
+
+
+def test_a_child_process_gets_the_same_settings_and_device_kind():
+    parent = Settings(quick=True, scale=4, device={"kind": "gpu", "name": "A100", "count": 2})
+    child = settings_from(_parse(*arguments_of(parent)))
+    assert (child.quick, child.scale, child.device["kind"]) == (True, 4, "gpu")
 
 
 def test_settings_scale_batches_and_pick_quick_sizes():
