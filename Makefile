@@ -39,7 +39,11 @@ test-jax: $(VENV)/.installed-dev
 
 test: lint test-tf test-jax
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev,bench]"
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks
 
 clean:
