@@ -14,6 +14,7 @@ from transformer_keras.export import keras_file_path
 pytestmark = pytest.mark.tf_only
 
 FAST = ["--preset", "tiny", "--context", "32", "--batch-size", "8", "--no-xla"]
+FAST_ROTARY = [*FAST, "--position", "rotary"]
 ANIMALS = ("cat", "dog", "fox", "owl", "hen")
 PLACES = ("mat", "log", "box", "hill", "barn")
 
@@ -41,7 +42,7 @@ def trained(tmp_path_factory):
     code = cli.main(
         ["train", "lm", "--train", str(folder / "train.txt"),
          "--validation", str(folder / "valid.txt"), "--max-steps", "30",
-         "--sample-prompt", "the ", "--output", str(output), *FAST]
+         "--sample-prompt", "the ", "--output", str(output), *FAST_ROTARY]
     )  # fmt: skip
     assert code == 0
     return folder, output
@@ -52,6 +53,7 @@ def test_train_exports_saved_model_and_keras_file(trained):
     assert (output / "saved_model.pb").is_file()
     model = keras.saving.load_model(keras_file_path(output))
     assert model.max_sequence_length == 32 and model.num_layers == 2
+    assert model.position == "rotary"
     assert type(model.tokenizer).__name__ == "CharTokenizer"
     assert (folder / "saved_models" / "animals.training" / "logs").is_dir()
 

@@ -33,6 +33,7 @@ from transformer_keras.commands.common import (
 
 PRESETS = ("nanogpt-cpu", "nanogpt-gpu", "small", "tiny")  # TransformerLM.presets
 TOKENIZERS = ("char", "byte", "subword")
+POSITIONS = ("learned", "rotary", "sinusoidal")
 MAX_STEPS_PER_EPOCH = 250  # with --max-steps, an "epoch" ends with a validation pass
 DEMO_PROMPTS = ("Return the", "The default value", "")
 
@@ -53,6 +54,9 @@ def register(commands):
     train.add_argument("--tokenizer", default="char", choices=TOKENIZERS)
     train.add_argument("--vocabulary-size", type=int, help="tokenizer size (subword 8000)")
     train.add_argument("--context", type=int, help="context length in tokens (preset's)")
+    train.add_argument(
+        "--position", choices=POSITIONS, help="position encoding (preset's: learned)"
+    )
     budget = train.add_mutually_exclusive_group()
     budget.add_argument(
         "--max-steps", type=int, help="training steps on random windows (default 2000)"
@@ -255,7 +259,11 @@ def train_command(args):
         f"{args.tokenizer} tokenizer with {tokenizer.vocabulary_size} ids",
         flush=True,
     )
-    overrides = {"max_sequence_length": args.context, "dropout": args.dropout}
+    overrides = {
+        "max_sequence_length": args.context,
+        "dropout": args.dropout,
+        "position": args.position,
+    }
     with strategy_scope(strategy):  # Model variables.
         model = TransformerLM.from_preset(
             args.preset,
@@ -387,6 +395,7 @@ def evaluate_command(args):
 # -------------------------------------------------------------------- demo
 DEMO_SETTINGS = dict(
     preset="tiny",
+    position="rotary",  # learns faster than a learned table (see benchmarks.lm_shakespeare)
     hidden_dim=128,
     num_heads=4,
     intermediate_dim=512,
@@ -429,7 +438,10 @@ def demo(args):
     model = TransformerLM.from_preset(
         settings.pop("preset"),
         tokenizer=tokenizer,
-        **{key: settings.pop(key) for key in ("hidden_dim", "num_heads", "intermediate_dim")},
+        **{
+            key: settings.pop(key)
+            for key in ("position", "hidden_dim", "num_heads", "intermediate_dim")
+        },
         max_sequence_length=settings.pop("max_sequence_length"),
     )
     path = os.path.join(args.output_dir, "lm-demo")
