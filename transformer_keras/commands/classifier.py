@@ -373,9 +373,9 @@ def demo(args):
         output_dir=path + ".training",
         preset="tiny",
         vocabulary_size=2000,
-        epochs=4,
+        epochs=6,
         batch_size=32,
-        learning_rate=2e-3,
+        learning_rate=3e-3,
         patience=None,
         verbose=2,
     )
