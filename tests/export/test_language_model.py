@@ -180,3 +180,17 @@ def test_a_model_without_tokenizer_cannot_be_exported(tmp_path):
     with pytest.raises(ValueError, match="tokenizer"):
         export_language_model(model, tmp_path / "lm")
     assert not (tmp_path / "lm").exists()
+
+
+def test_a_subword_model_generates_the_same_text_after_reloading(tmp_path):
+    from transformer_keras.data.language_modeling import python_documentation_texts
+    from transformer_keras.text import SubwordTokenizer
+
+    tokenizer = SubwordTokenizer.train(python_documentation_texts(["json"]), 200)
+    model = TransformerLM.from_preset("tiny", tokenizer=tokenizer, max_sequence_length=16)
+    prompts = ["Serialize obj", ""]
+    path = export_language_model(model, tmp_path / "subword", keras_file=False)
+    generate = load_saved_model(path).signatures["generate"]
+    texts = call(generate, prompts, **{**GREEDY, "max_new_tokens": 6})
+    assert texts == keras_generate(model, prompts, **{**GREEDY, "max_new_tokens": 6})
+    assert any(texts)
