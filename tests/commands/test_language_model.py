@@ -154,3 +154,17 @@ def test_demo_with_a_data_file_in_fast_mode(tmp_path, capsys, monkeypatch):
     assert code is None
     assert (tmp_path / "lm-demo" / "saved_model.pb").is_file()
     assert "reloaded" in out and "'the cat sat on the " in out
+
+
+def test_evaluate_in_a_new_process_finds_the_tokenizer_class(trained):
+    import subprocess
+    import sys
+
+    folder, output = trained
+    completed = subprocess.run(
+        [sys.executable, "-m", "transformer_keras.cli", "evaluate", "lm", str(output),
+         "--data", str(folder / "valid.txt")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.startswith("loss ")

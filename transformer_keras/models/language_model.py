@@ -646,6 +646,12 @@ class TransformerLM(Task):
 
     @classmethod
     def from_config(cls, config):
+        # Register the tokenizer classes, and the optimizer, loss and metrics
+        # that `compile_from_config` rebuilds, for a process that imported
+        # neither (e.g. `transformer-keras evaluate lm`).
+        import transformer_keras.text  # noqa: F401
+        import transformer_keras.training  # noqa: F401
+
         config = dict(config)
         if config.get("tokenizer") is not None:
             config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
