@@ -24,7 +24,7 @@ from tensorflow.python.framework import config as tf_config
 
 from transformer_keras.models.classifier import TransformerClassifier
 from transformer_keras.text import ByteTokenizer
-from transformer_keras.training.backup import PROGRESS_FILE, state_path
+from transformer_keras.training.backup import PROGRESS_FILE, latest_state
 from transformer_keras.training.reproducibility import set_seed
 from transformer_keras.training.resumable_fit import fit_resumable
 
@@ -53,8 +53,8 @@ def train(output_dir, step_seconds=0.0):
     """Trains (or resumes) the run in `output_dir`; returns the model and the report."""
     set_seed(0)
     backup_dir = os.path.join(output_dir, "backup")
-    progress_file = state_path(backup_dir) / PROGRESS_FILE
-    state_at_start = json.loads(progress_file.read_text()) if progress_file.exists() else None
+    state = latest_state(backup_dir)
+    state_at_start = json.loads((state / PROGRESS_FILE).read_text()) if state else None
     model = TransformerClassifier(
         num_classes=2,
         tokenizer=ByteTokenizer(),

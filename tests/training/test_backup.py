@@ -12,10 +12,11 @@ from transformer_keras.training.backup import (
     PROGRESS_FILE,
     WEIGHTS_FILE,
     TrainingStateBackup,
+    delete_training_state,
+    latest_state,
     load_checkpoint,
     load_training_state,
     save_training_state,
-    state_path,
 )
 
 pytestmark = pytest.mark.tf_only
@@ -54,12 +55,30 @@ def test_no_state_means_a_new_run(tmp_path):
     assert load_training_state(_model(), tmp_path) is None
 
 
-def test_saving_again_replaces_the_state_whole_and_leaves_no_temporaries(tmp_path):
+def test_saving_again_keeps_only_the_newest_state(tmp_path):
     model = _trained_model()
     save_training_state(model, tmp_path, epoch=0, step=1)
-    save_training_state(model, tmp_path, epoch=0, step=2)
+    newest = save_training_state(model, tmp_path, epoch=0, step=2)
+    assert latest_state(tmp_path) == newest
     assert load_training_state(_model(), tmp_path)["step"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "state-3-0-2"]
+    delete_training_state(tmp_path)
+    assert latest_state(tmp_path) is None and list(tmp_path.iterdir()) == []
+
+
+def test_a_save_killed_before_it_is_named_latest_is_ignored_then_cleaned(tmp_path):
+    """What a kill during a save leaves: a partial temporary, or a complete folder that
+    `latest` does not name yet. The previous state is restored; the next save cleans up."""
+    model = _trained_model()
+    previous = save_training_state(model, tmp_path, epoch=0, step=1)
+    (tmp_path / ".state-3-0-2.tmp-killed").mkdir()  # Killed while writing.
+    (tmp_path / ".latest.tmp-killed").write_text("state-3-0-2")
+    unnamed = tmp_path / "state-3-0-2"  # Killed between the two renames.
+    unnamed.mkdir()
+    assert latest_state(tmp_path) == previous
+    assert load_training_state(_model(), tmp_path)["step"] == 1
+    save_training_state(model, tmp_path, epoch=0, step=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "state-3-0-3"]
 
 
 def test_an_unbuilt_model_is_refused(tmp_path):
@@ -106,8 +125,18 @@ def test_a_broken_state_is_a_clear_error_naming_its_folder(tmp_path, damage):
     with pytest.raises(ValueError) as error:
         load_training_state(_model(), tmp_path)
     message = str(error.value)
-    assert f"'{state_path(tmp_path).absolute()}'" in message or f"'{path}'" in message
-    assert "delete" in message and message.endswith(f"Received: backup_dir='{tmp_path}'")
+    assert f"'{path}'" in message
+    assert f"delete '{tmp_path}'" in message
+    assert message.endswith(f"Received: backup_dir='{tmp_path}'")
+
+
+@pytest.mark.parametrize("latest", ["state-9-9-9", "../elsewhere", "", "\udcff"])
+def test_a_broken_latest_file_is_a_clear_error(tmp_path, latest):
+    save_training_state(_trained_model(), tmp_path, epoch=1, step=0)
+    (tmp_path / "latest").write_text(latest, errors="surrogateescape")
+    with pytest.raises(ValueError, match="is not a state folder; delete") as error:
+        load_training_state(_model(), tmp_path)
+    assert str(error.value).endswith(f"Received: backup_dir='{tmp_path}'")
 
 
 def test_the_state_of_another_model_is_a_clear_error(tmp_path):

@@ -8,6 +8,7 @@ run. Exports under a kill are tested in `tests/export/test_saved_model.py`
 """
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from tests.child_processes import last_json_line, start_script
 from tests.child_processes.killable_training import STEPS_PER_EPOCH, final_variables, train
-from transformer_keras.training.backup import PROGRESS_FILE, state_path
+from transformer_keras.training.backup import PROGRESS_FILE, latest_state
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.slow]
 
@@ -28,8 +29,8 @@ def _command(output_dir):
 
 def _saved_progress(output_dir):
     try:
-        return json.loads((state_path(output_dir / "backup") / PROGRESS_FILE).read_text())
-    except (FileNotFoundError, ValueError):  # Not written yet, or being replaced.
+        return json.loads((latest_state(output_dir / "backup") / PROGRESS_FILE).read_text())
+    except (TypeError, FileNotFoundError, ValueError):  # None yet, or just replaced.
         return None
 
 
@@ -68,7 +69,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(t
     assert f"epoch 2, step {at_kill['step']} of {STEPS_PER_EPOCH}." in stdout, (
         "the resumed run did not start at the saved epoch and step"
     )
-    first_step = int(stdout.split("step ", 2)[2].split()[0])  # After "Resuming ... step S of".
+    first_step = int(re.search(r"^step (\d+)$", stdout, re.MULTILINE).group(1))
     assert first_step == at_kill["iterations"] + 1  # Optimizer steps continue, not restart.
     assert report["final_iterations"] == 3 * STEPS_PER_EPOCH
     assert report["op_determinism"] is False  # Like the reference run below.

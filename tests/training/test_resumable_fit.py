@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from transformer_keras.training import resumable_fit
-from transformer_keras.training.backup import load_training_state, state_path
+from transformer_keras.training.backup import latest_state, load_training_state
 from transformer_keras.training.resumable_fit import NonFiniteLossError, fit_resumable
 
 pytestmark = pytest.mark.tf_only
@@ -78,18 +78,17 @@ def test_an_interrupted_run_resumes_to_the_same_weights(
             verbose=0,
         )
     capsys.readouterr()
+    state = latest_state(backup_dir)
     model = _model()
     history = fit_resumable(
         model, make_batches, epochs=3, backup_dir=backup_dir, save_freq=save_freq, verbose=0
     )
-    assert f"Resuming from the state in '{state_path(backup_dir)}': {resumes_at}." in (
-        capsys.readouterr().out
-    )
+    assert f"Resuming from the state in '{state}': {resumes_at}." in (capsys.readouterr().out)
     assert int(model.optimizer.iterations) == 3 * STEPS_PER_EPOCH
     assert history.epoch == ([1, 2] if save_freq == 2 else [2])
     for actual, wanted in zip(model.get_weights(), expected):
         np.testing.assert_allclose(actual, wanted, atol=1e-6, rtol=0)
-    assert not state_path(backup_dir).exists()  # Done: the next call starts a new run.
+    assert latest_state(backup_dir) is None  # Done: the next call starts a new run.
 
 
 def test_the_state_can_be_kept_after_the_last_epoch(tmp_path):
@@ -141,7 +140,8 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp
     message = str(error.value)
     assert message.startswith("Training stopped at epoch 1, step 3: the loss became nan.")
     assert (
-        f"The last good state (epoch 1, step 2) is kept in '{state_path(tmp_path)}'" in message
+        f"The last good state (epoch 1, step 2) is kept in '{latest_state(tmp_path)}'"
+        in message
     )
     assert isinstance(error.value, ValueError)  # The CLI prints it as one line.
     restored = _model()

@@ -5,14 +5,17 @@ interrupted epoch from its first batch, with weights that have already seen
 part of it, and it overwrites its files in place, so a kill during a save can
 leave weights and epoch counter that disagree. The zoo keeps its own state:
 
-    BACKUP_DIR/state/weights.weights.h5   model and optimizer variables
-    BACKUP_DIR/state/progress.json        {"epoch": 2, "step": 40, "iterations": 240}
+    BACKUP_DIR/latest                                the name of the newest state
+    BACKUP_DIR/state-240-2-40/weights.weights.h5     model and optimizer variables
+    BACKUP_DIR/state-240-2-40/progress.json          {"epoch": 2, "step": 40, "iterations": 240}
 
 `epoch` is the epoch in progress and `step` the batches of it already done
-(`step == 0`: the epoch has not started). The whole `state` folder is written
-to a temporary sibling and renamed into place (`export/atomic.py`), so a kill
-leaves the previous complete state or the new one, never a mix. In a
-multi-worker job only the chief's copy is kept (`distribute.chief_writes`).
+(`step == 0`: the epoch has not started). Each save writes a new folder under
+a temporary name, renames it into place, then atomically replaces the
+`latest` file that names it (`export/atomic.py`), and only then deletes the
+older folders; whenever the process dies, `latest` names a complete state.
+In a multi-worker job only the chief's copy is kept
+(`distribute.chief_writes`).
 
 `TrainingStateBackup` is the callback that writes it during `fit`;
 `fit_resumable` (in `resumable_fit.py`) restores it and resumes at the same
@@ -21,25 +24,46 @@ epoch and step.
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import keras
 
-from transformer_keras.export.atomic import atomic_directory
+from transformer_keras.export.atomic import atomic_directory, atomic_file
 from transformer_keras.layers.validation import check_positive_int
 from transformer_keras.training.distribute import chief_writes
 
 WEIGHTS_FILE = "weights.weights.h5"
 PROGRESS_FILE = "progress.json"
+LATEST_FILE = "latest"
+STATE_PREFIX = "state-"
 
 
-def state_path(backup_dir):
-    """The folder that holds the training state inside `backup_dir`."""
-    return Path(backup_dir) / "state"
+def latest_state(backup_dir):
+    """The folder of the newest complete training state in `backup_dir`, or `None`.
+
+    Raises:
+        ValueError: the `latest` file is unreadable or names a missing folder.
+    """
+    pointer = Path(backup_dir) / LATEST_FILE
+    if not pointer.exists():
+        return None
+    try:
+        name = pointer.read_text().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        name = f"<unreadable: {error}>"
+    path = Path(backup_dir) / name
+    if not name.startswith(STATE_PREFIX) or "/" in name or not path.is_dir():
+        raise ValueError(
+            f"The training state in '{backup_dir}' is broken: '{pointer}' names "
+            f"{name!r}, which is not a state folder; delete '{backup_dir}' to start the run "
+            f"over. Received: backup_dir='{backup_dir}'"
+        )
+    return path
 
 
 def save_training_state(model, backup_dir, epoch, step, strategy=None):
-    """Writes the model and optimizer variables, `epoch` and `step`, atomically.
+    """Writes the model and optimizer variables, `epoch` and `step`, as the newest state.
 
     Args:
         model: a built, compiled model.
@@ -51,14 +75,37 @@ def save_training_state(model, backup_dir, epoch, step, strategy=None):
             deleted.
 
     Returns:
-        The `pathlib.Path` of the state folder.
+        The `pathlib.Path` of the new state folder.
     """
-    path = state_path(backup_dir).absolute()
     progress = {"epoch": int(epoch), "step": int(step), "iterations": _iterations(model)}
-    with chief_writes(path, strategy) as target, atomic_directory(target) as staging:
-        model.save_weights(staging / WEIGHTS_FILE)
-        (staging / PROGRESS_FILE).write_text(json.dumps(progress))
-    return path
+    name = f"{STATE_PREFIX}{progress['iterations']}-{progress['epoch']}-{progress['step']}"
+    with chief_writes(Path(backup_dir).absolute(), strategy) as root:
+        root = Path(root)
+        with atomic_directory(root / name) as staging:
+            model.save_weights(staging / WEIGHTS_FILE)
+            (staging / PROGRESS_FILE).write_text(json.dumps(progress))
+        with atomic_file(root / LATEST_FILE) as staging_file:
+            staging_file.write_text(name)
+        _delete_states(root, keep=name)
+    return Path(backup_dir).absolute() / name
+
+
+def delete_training_state(backup_dir):
+    """Removes every training state from `backup_dir` (the next run starts anew)."""
+    root = Path(backup_dir)
+    if root.is_dir():
+        (root / LATEST_FILE).unlink(missing_ok=True)
+        _delete_states(root, keep=None)
+
+
+def _delete_states(root, keep):
+    """Deletes the state folders (and leftovers of killed saves) other than `keep`."""
+    for path in root.iterdir():
+        name = path.name.lstrip(".")
+        if name.startswith(STATE_PREFIX) and path.name != keep:
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(LATEST_FILE + ".tmp-"):
+            path.unlink(missing_ok=True)
 
 
 def load_training_state(model, backup_dir):
@@ -77,7 +124,8 @@ def load_training_state(model, backup_dir):
     >>> model.compile(optimizer="adam", loss="mse")
     >>> _ = model.fit(np.ones((4, 2)), np.ones((4, 1)), batch_size=2, verbose=0)
     >>> backup_dir = tempfile.mkdtemp()
-    >>> _ = save_training_state(model, backup_dir, epoch=1, step=0)
+    >>> save_training_state(model, backup_dir, epoch=1, step=0).name
+    'state-2-1-0'
     >>> load_training_state(model, backup_dir)
     {'epoch': 1, 'step': 0, 'iterations': 2}
 
@@ -85,8 +133,8 @@ def load_training_state(model, backup_dir):
         ValueError: the state exists but is corrupt, truncated or from
             another model; the message names the folder.
     """
-    path = state_path(backup_dir)
-    if not path.exists():
+    path = latest_state(backup_dir)
+    if path is None:
         return None
     if not model.built:
         raise ValueError(
@@ -104,13 +152,13 @@ def load_training_state(model, backup_dir):
         raise ValueError(
             f"The training state in '{path}' cannot be restored ({type(error).__name__}: "
             f"{message[:300]}). It is corrupt, truncated or from a different model; "
-            f"delete '{path}' to start the run over. Received: backup_dir='{backup_dir}'"
+            f"delete '{backup_dir}' to start the run over. Received: backup_dir='{backup_dir}'"
         ) from error
     if _iterations(model) != progress["iterations"]:
         raise ValueError(
             f"The training state in '{path}' is inconsistent: progress.json says "
             f"{progress['iterations']} optimizer steps, the weights file "
-            f"{_iterations(model)}; delete '{path}' to start the run over. "
+            f"{_iterations(model)}; delete '{backup_dir}' to start the run over. "
             f"Received: backup_dir='{backup_dir}'"
         )
     return progress
@@ -184,6 +232,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
         non_finite: `None`, or `{"epoch", "step", "loss"}` of the first step
             whose loss was not finite.
         last_saved: `(epoch, step)` of the last state written, or `None`.
+        last_saved_path: the folder of that state, or `None`.
     """
 
     def __init__(self, backup_dir, save_freq="epoch", strategy=None):
@@ -196,6 +245,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
         self.start = (0, 0)
         self.non_finite = None
         self.last_saved = None
+        self.last_saved_path = None
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -225,5 +275,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
             self._save(epoch + 1, 0)
 
     def _save(self, epoch, step):
-        save_training_state(self.model, self.backup_dir, epoch, step, self.strategy)
+        self.last_saved_path = save_training_state(
+            self.model, self.backup_dir, epoch, step, self.strategy
+        )
         self.last_saved = (epoch, step)

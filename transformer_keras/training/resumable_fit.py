@@ -18,14 +18,13 @@ epoch interrupted half-way is finished by a first `fit` over its remaining
 steps, the later epochs by a second one on a second new stream.
 """
 
-import shutil
-
 import keras
 
 from transformer_keras.training.backup import (
     TrainingStateBackup,
+    delete_training_state,
+    latest_state,
     load_training_state,
-    state_path,
 )
 from transformer_keras.training.distribute import is_chief, multi_worker_fit
 
@@ -102,7 +101,7 @@ def fit_resumable(
         epoch, step = epoch + 1, 0
     if epoch or step:
         print(
-            f"Resuming from the state in '{state_path(backup_dir)}': epoch {epoch + 1}, "
+            f"Resuming from the state in '{latest_state(backup_dir)}': epoch {epoch + 1}, "
             f"step {step} of {steps_per_epoch}.",
             flush=True,
         )
@@ -124,7 +123,7 @@ def fit_resumable(
     if backup.non_finite is not None:
         raise NonFiniteLossError(_non_finite_message(backup, backup_dir, steps_per_epoch))
     if delete_state_when_done and is_chief(strategy):
-        shutil.rmtree(state_path(backup_dir), ignore_errors=True)
+        delete_training_state(backup_dir)
     return history
 
 
@@ -211,16 +210,17 @@ def _merge(history, run):
 def _non_finite_message(backup, backup_dir, steps_per_epoch):
     bad = backup.non_finite
     if backup.last_saved is None:
-        kept = f"the state in '{state_path(backup_dir)}' (if any) is as it was before this run"
+        kept = f"The training state in '{backup_dir}' (if any) is as it was before this run"
     else:
         epoch, step = backup.last_saved
         if step >= steps_per_epoch:
             epoch, step = epoch + 1, 0
-        kept = f"the last good state (epoch {epoch + 1}, step {step}) is kept in " + (
-            f"'{state_path(backup_dir)}'"
+        kept = (
+            f"The last good state (epoch {epoch + 1}, step {step}) is kept in "
+            f"'{backup.last_saved_path}'"
         )
     return (
         f"Training stopped at epoch {bad['epoch'] + 1}, step {bad['step']}: the loss became "
-        f"{bad['loss']}. {kept[0].upper() + kept[1:]}. Lower the learning rate or check the "
-        "data, then run again to resume from it."
+        f"{bad['loss']}. {kept}. Lower the learning rate or check the data, then run again "
+        "to resume from it."
     )
