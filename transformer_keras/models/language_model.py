@@ -438,9 +438,7 @@ class TransformerLM(Task):
         single = isinstance(prompts, str | bytes) or (
             isinstance(prompts, list | tuple) and all(_is_int(x) for x in prompts)
         )
-        batch = [prompts] if single else list(prompts)
-        if not batch:
-            raise ValueError("`prompts` must hold at least one prompt. Received: prompts=[]")
+        batch = [prompts] if single else list(prompts)  # `[]` is one empty prompt
         as_text = all(isinstance(p, str | bytes) for p in batch)
         if as_text:
             if self.tokenizer is None:
