@@ -324,8 +324,8 @@ def generate_texts(generate, prompts, max_new_tokens, temperature, top_k, top_p,
 
 
 def generate_command(args):
+    from transformer_keras.generation.prompts import check_max_new_tokens
     from transformer_keras.generation.sampling import check_sampling_settings
-    from transformer_keras.models.language_model import check_max_new_tokens
 
     check_max_new_tokens(args.max_new_tokens)
     check_sampling_settings(args.temperature, args.top_k, args.top_p)

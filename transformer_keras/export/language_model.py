@@ -30,8 +30,8 @@ Legend: B batch.
 import tensorflow as tf
 
 from transformer_keras.export.saved_model import export_saved_model
+from transformer_keras.generation.prompts import MAX_NEW_TOKENS
 from transformer_keras.generation.sampling import assert_sampling_settings
-from transformer_keras.models.language_model import MAX_NEW_TOKENS
 
 
 def _after(checks, tensor):

@@ -15,12 +15,11 @@ V vocabulary, N heads, L layers.
 import keras
 from keras import ops
 
+from transformer_keras.generation.prompts import MAX_NEW_TOKENS  # noqa: F401  (public here too)
 from transformer_keras.layers.validation import check_positive_int
 from transformer_keras.models.backbone import Backbone
 from transformer_keras.models.task import BACKBONE_KEYS, Task
 
-# Longest continuation `generate` produces in one call (Python and SavedModel).
-MAX_NEW_TOKENS = 4096
 # Tokens `score` sends through the model per call: bounds its memory for any text length.
 SCORE_TOKENS_PER_CALL = 2048
 
@@ -391,30 +390,28 @@ class TransformerLM(Task):
         Raises:
             ValueError: for a bad argument, naming it.
         """
-        import numpy as np
         import tensorflow as tf
 
+        from transformer_keras.generation import prompts as arguments
         from transformer_keras.generation.sampling import check_sampling_settings
 
         top_k = 0 if top_k is None else top_k
         top_p = 1.0 if top_p is None else top_p
-        check_max_new_tokens(max_new_tokens)
+        arguments.check_max_new_tokens(max_new_tokens)
         check_sampling_settings(temperature, top_k, top_p)
         if stop_token is not None:
-            self._check_token_id("stop_token", stop_token)
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        elif isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-        single, as_text, ragged = self._prompt_ids(prompts)
+            arguments.check_token_id("stop_token", stop_token, self.vocabulary_size)
+        seed = arguments.resolve_seed(seed)
+        tokenize = None if self.tokenizer is None else self.tokenize
+        single, as_text, ids = arguments.batch_prompts(prompts, self.vocabulary_size, tokenize)
         stop_token_id = -1 if stop_token is None else int(stop_token)
         new_ids = self.generate_function(use_cache)(
-            ragged.with_row_splits_dtype(tf.int64),
+            ids,
             tf.constant(max_new_tokens, tf.int32),
             tf.constant(temperature, tf.float32),
             tf.constant(top_k, tf.int32),
             tf.constant(top_p, tf.float32),
-            tf.constant(int(seed) % (2**31 - 1), tf.int32),
+            tf.constant(seed, tf.int32),
             tf.constant(stop_token_id, tf.int32),
         )  # (B, None)
         if as_text:
@@ -422,58 +419,6 @@ class TransformerLM(Task):
         else:
             outputs = new_ids.to_list()
         return outputs[0] if single else outputs
-
-    def _prompt_ids(self, prompts):
-        """Normalizes `generate`'s prompts: `(single, as_text, ragged ids (B, None))`."""
-        import numpy as np
-        import tensorflow as tf
-
-        if isinstance(prompts, np.ndarray):
-            prompts = prompts.tolist()
-        if not isinstance(prompts, str | bytes | list | tuple):
-            raise ValueError(
-                "`prompts` must be a string, a list of token ids, or a list of those. "
-                f"Received: prompts={prompts!r}"
-            )
-        single = isinstance(prompts, str | bytes) or (
-            isinstance(prompts, list | tuple) and all(_is_int(x) for x in prompts)
-        )
-        batch = [prompts] if single else list(prompts)  # `[]` is one empty prompt
-        as_text = all(isinstance(p, str | bytes) for p in batch)
-        if as_text:
-            if self.tokenizer is None:
-                raise ValueError(
-                    "Text prompts need a model with a tokenizer; pass token ids instead. "
-                    f"Received: prompts={prompts!r}"
-                )
-            texts = tf.constant([p.encode("utf-8") if isinstance(p, str) else p for p in batch])
-            return single, True, self.tokenize(texts)
-        rows = []
-        for prompt in batch:
-            if isinstance(prompt, np.ndarray):
-                prompt = prompt.tolist()
-            if not isinstance(prompt, list | tuple) or not all(_is_int(x) for x in prompt):
-                raise ValueError(
-                    "`prompts` must be strings or lists of token ids, not a mix. "
-                    f"Received: prompts={prompts!r}"
-                )
-            for token in prompt:
-                self._check_token_id("prompts", int(token))
-            if not prompt and self.tokenizer is None:
-                raise ValueError(
-                    "An empty prompt starts from the tokenizer's start token, and this "
-                    f"model has no tokenizer. Received: prompts={prompts!r}"
-                )
-            rows.append([int(token) for token in prompt])
-        ragged = tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1, inner_shape=())
-        return single, False, ragged
-
-    def _check_token_id(self, name, value):
-        if not _is_int(value) or not 0 <= int(value) < self.vocabulary_size:
-            raise ValueError(
-                f"`{name}` must hold token ids in [0, {self.vocabulary_size}). "
-                f"Received: {name}={value!r}"
-            )
 
     # ---------------------------------------------------------------- scoring
     def score_ids(self, token_ids):
@@ -654,17 +599,3 @@ class TransformerLM(Task):
         if config.get("tokenizer") is not None:
             config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
         return super().from_config(config)
-
-
-def _is_int(value):
-    import numpy as np
-
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def check_max_new_tokens(max_new_tokens):
-    if not _is_int(max_new_tokens) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
-        raise ValueError(
-            f"`max_new_tokens` must be an integer in [1, {MAX_NEW_TOKENS}]. "
-            f"Received: max_new_tokens={max_new_tokens!r}"
-        )
