@@ -46,6 +46,7 @@ def trained(tmp_path_factory):
     return folder, output
 
 
+@pytest.mark.slow  # trains a model
 def test_train_exports_saved_model_and_keras_file(trained):
     folder, output = trained
     assert (output / "saved_model.pb").is_file()
@@ -54,6 +55,7 @@ def test_train_exports_saved_model_and_keras_file(trained):
     assert (folder / "saved_models" / "sentiment.training" / "logs").is_dir()
 
 
+@pytest.mark.slow  # trains a model
 def test_classify_arguments_and_stdin(trained, capsys, monkeypatch):
     _, output = trained
     texts = ["the cast was superb", "", "i hated the ending"]
@@ -68,6 +70,7 @@ def test_classify_arguments_and_stdin(trained, capsys, monkeypatch):
     assert code == 0 and out.splitlines() == [lines[0], lines[2]]
 
 
+@pytest.mark.slow  # trains a model
 def test_evaluate_prints_accuracy(trained, capsys):
     folder, output = trained
     code, out, _ = _run(
@@ -104,6 +107,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     assert len(err.strip().splitlines()) == 1 and message in err, err
 
 
+@pytest.mark.slow  # trains a model
 def test_evaluate_with_unknown_labels_is_a_user_error(trained, tmp_path, capsys):
     _, output = trained
     (tmp_path / "other.tsv").write_text("sentence\tlabel\nfine\tneutral\n")
@@ -121,6 +125,7 @@ def test_parser_lists_what_the_model_offers():
     assert sorted(commands.TOKENIZERS) == sorted(TOKENIZER_CLASSES)
 
 
+@pytest.mark.slow  # trains a model
 def test_demo_with_a_data_file(tmp_path, capsys):
     data = _write_tsv(tmp_path / "reviews.tsv", 120, seed=3, header="sentence\tlabel")
     # Only this family's step (`transformer-keras demo` runs every family's).
@@ -158,6 +163,7 @@ def test_interrupted_training_resumes(tmp_path):
     assert Epochs.seen == [2]
 
 
+@pytest.mark.slow  # trains a model
 def test_weight_averaging_leaves_the_average_in_the_model(tmp_path):
     texts, labels = generate_sentiment_examples(64, seed=0)
     data = from_texts(texts, labels, LABEL_NAMES)

@@ -55,6 +55,7 @@ def exported(request, tmp_path_factory):
     return model, path
 
 
+@pytest.mark.slow  # a fresh Python process imports TensorFlow
 def test_fresh_process_gives_the_keras_probabilities(exported):
     model, path = exported
     labels, label_ids, probabilities = model.classify(TEXTS)
