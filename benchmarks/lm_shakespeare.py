@@ -20,12 +20,16 @@ else equal. Every `--eval-every` steps the validation loss is estimated as
 nanoGPT does, on 20 batches of 12 windows (the same windows every time,
 drawn once from the validation split); at the end it is also computed
 exactly, on the whole validation split. The table gives the wall time of the
-training loop (XLA compilation and the estimates included), and the time
-and step at which the estimate first reached the target.
+training loop (XLA compilation and the estimates included), the time and
+step at which the estimate first reached the target, the CPU time of the
+training loop (all threads) and the machine's mean load average during it:
+this machine is shared, and wall times are only comparable at a load of at
+most 2 (its two cores).
 """
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -86,7 +90,11 @@ def train(position, tokenizer, train_ids, validation_ids, args):
     windows = np.stack([validation_ids[s : s + context + 1] for s in starts])  # (W, T + 1)
 
     curve = []  # (step, seconds, training loss, validation estimate)
-    started = time.perf_counter()
+    started, cpu_started, load_before = (
+        time.perf_counter(),
+        time.process_time(),
+        os.getloadavg(),
+    )
 
     class Estimate(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -108,12 +116,20 @@ def train(position, tokenizer, train_ids, validation_ids, args):
         shuffle=False,  # random windows already
         verbose=0,
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    load = (load_before[0] + os.getloadavg()[0]) / 2
     exact_loss, _ = evaluate_ids(model, validation_ids, batch_size=256)
     reached = next(
         ((step, t) for step, t, _, estimate in curve if estimate <= args.target), None
     )
-    return {"curve": curve, "seconds": seconds, "exact": exact_loss, "reached": reached}
+    return {
+        "curve": curve,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "load": load,
+        "exact": exact_loss,
+        "reached": reached,
+    }
 
 
 def main(argv=None):
@@ -130,12 +146,12 @@ def main(argv=None):
     print(f"\n{command}  (XLA {'off' if args.no_xla else 'on'}, {args.steps} steps)\n")
     print(
         "| run | validation loss (estimate) | validation loss (whole split) "
-        f"| time to <= {args.target} | training wall time | steps/s |"
+        f"| time to <= {args.target} | training wall time | steps/s | CPU time | load |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| nanoGPT (PyTorch), learned positions | {NANOGPT_VALIDATION_LOSS} | - | - "
-        f"| {NANOGPT_SECONDS:.0f} s | {2000 / NANOGPT_SECONDS:.1f} |"
+        f"| {NANOGPT_SECONDS:.0f} s | {2000 / NANOGPT_SECONDS:.1f} | - | - |"
     )
     for position, result in results.items():
         reached = result["reached"]
@@ -143,7 +159,8 @@ def main(argv=None):
         print(
             f"| transformer_keras, {position} positions | {result['curve'][-1][3]:.4f} "
             f"| {result['exact']:.4f} | {reached} | {result['seconds']:.1f} s "
-            f"| {args.steps / result['seconds']:.1f} |"
+            f"| {args.steps / result['seconds']:.1f} | {result['cpu_seconds']:.0f} s "
+            f"| {result['load']:.1f} |"
         )
     return 0
 
