@@ -46,7 +46,7 @@ def exports(tmp_path_factory):
         max_sequence_length=16,
         **tiny,
     )
-    language_model = TransformerLM(tokenizer=ByteTokenizer(), max_sequence_length=16, **tiny)
+    language_model = TransformerLM(tokenizer=ByteTokenizer(), max_sequence_length=32, **tiny)
     translator = Transformer.from_preset(
         "tiny",
         source_tokenizer=CharTokenizer.train(["abc cab bca", "hello world"]),
