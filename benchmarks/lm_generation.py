@@ -24,6 +24,7 @@ median of `--repeats` calls after one untimed call of the same shape.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -130,6 +131,7 @@ def main(argv=None):
                 )
 
     print(f"\npython -m benchmarks.lm_generation {' '.join(sys.argv[1:])}".rstrip())
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
     print(
         f"model: {model.num_layers} layers, width {model.hidden_dim}, context "
         f"{model.max_sequence_length}, vocabulary {model.vocabulary_size}; "
