@@ -93,8 +93,18 @@ def train(output_dir, step_seconds=0.0):
 
 
 def final_variables(model):
-    """The model's and its optimizer's variables, by path."""
-    return {v.path: np.array(v) for v in model.weights + model.optimizer.variables}
+    """The model's and its optimizer's variables, keyed by position and shape.
+
+    Keyed by position, not by `path`: Keras makes layer names unique per process
+    (`transformer_classifier_41` in a test worker, `transformer_classifier` in a child),
+    while the order of the variables is fixed by the model's structure. (Optimizer
+    variable names embed those layer paths too.)
+    """
+    variables = model.weights + model.optimizer.variables
+    return {
+        f"{index:04d}_{'x'.join(map(str, v.shape))}": np.array(v)
+        for index, v in enumerate(variables)
+    }
 
 
 def main():
