@@ -185,7 +185,7 @@ def test_default_callbacks_can_be_chosen(tmp_path):
     assert names(early_stopping_patience=2, tensorboard=False) == [
         "BackupAndRestore",
         "TerminateOnNaN",
-        "ModelCheckpoint",
+        "BestWeightsCheckpoint",
         "EarlyStopping",
     ]
     assert ("TensorBoard" in names()) == TENSORBOARD_INSTALLED
@@ -194,6 +194,21 @@ def test_default_callbacks_can_be_chosen(tmp_path):
         str(tmp_path), monitor="val_bleu", early_stopping_patience=3, tensorboard=False
     )[3]
     assert (stopping.mode, stopping.patience, stopping.restore_best_weights) == ("max", 3, True)
+
+
+def test_the_best_checkpoint_waits_for_epochs_that_log_its_monitor(tmp_path, recwarn):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    checkpoint = default_callbacks(str(tmp_path), monitor="val_bleu", tensorboard=False)[2]
+    checkpoint.set_model(model)
+    path = tmp_path / "checkpoints" / "best.weights.h5"
+    checkpoint.on_epoch_end(0, {"loss": 1.0})  # BLEU is computed every other epoch.
+    assert not path.exists()
+    checkpoint.on_epoch_end(1, {"loss": 0.9, "val_bleu": 20.0})
+    assert path.exists() and checkpoint.best == 20.0
+    checkpoint.on_epoch_end(2, {"loss": 0.8})
+    checkpoint.on_epoch_end(3, {"loss": 0.7, "val_bleu": 10.0})  # Worse: kept 20.
+    assert checkpoint.best == 20.0
+    assert not [w for w in recwarn if "val_bleu" in str(w.message)]
 
 
 @pytest.mark.parametrize(

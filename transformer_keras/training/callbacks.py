@@ -28,7 +28,7 @@ def default_callbacks(
     - `BackupAndRestore(output_dir/backup)`: an interrupted `fit` called again
       with the same callbacks resumes from the last finished epoch.
     - `TerminateOnNaN`.
-    - `ModelCheckpoint`: the best weights by `monitor`, at
+    - `BestWeightsCheckpoint`: the best weights by `monitor`, at
       `best_weights_path(output_dir)` (`checkpoints/best.weights.h5`).
     - `EarlyStopping` on `monitor` (restoring the best weights) when
       `early_stopping_patience` is set.
@@ -57,7 +57,7 @@ def default_callbacks(
     >>> import tempfile
     >>> callbacks = default_callbacks(tempfile.mkdtemp(), tensorboard=False)
     >>> [type(callback).__name__ for callback in callbacks]
-    ['BackupAndRestore', 'TerminateOnNaN', 'ModelCheckpoint']
+    ['BackupAndRestore', 'TerminateOnNaN', 'BestWeightsCheckpoint']
     """
     if mode is None:
         mode = "max" if monitor.endswith("bleu") else "auto"
@@ -84,7 +84,7 @@ def default_callbacks(
     callbacks.append(keras.callbacks.TerminateOnNaN())
     if checkpoint:
         callbacks.append(
-            keras.callbacks.ModelCheckpoint(
+            BestWeightsCheckpoint(
                 best_weights_path(output_dir),
                 monitor=monitor,
                 mode=mode,
@@ -104,6 +104,31 @@ def default_callbacks(
     if tensorboard is True or (tensorboard == "auto" and tensorboard_installed):
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "logs")))
     return callbacks
+
+
+class BestWeightsCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint(save_best_only=True)` for a value logged only on some epochs.
+
+    A monitor such as `val_bleu` (from `BleuCallback(every_n_epochs=n)`) is
+    missing from the other epochs' logs; Keras' `ModelCheckpoint` would warn
+    on each of them. This one waits silently for the next epoch that logs it.
+    It takes the arguments of `keras.callbacks.ModelCheckpoint`.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "best.weights.h5")
+    >>> callback = BestWeightsCheckpoint(
+    ...     path, monitor="val_bleu", mode="max", save_best_only=True, save_weights_only=True
+    ... )
+    >>> callback.on_epoch_end(0, {"loss": 1.0})  # No val_bleu this epoch: no warning.
+    >>> os.path.exists(path)
+    False
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.monitor not in logs:
+            return
+        super().on_epoch_end(epoch, logs)
 
 
 class TextSampleCallback(keras.callbacks.Callback):
