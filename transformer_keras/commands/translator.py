@@ -430,8 +430,9 @@ def demo(args):
     translate = load_translate_signature(path)
     examples = examples or validation[0][:5]
     translations = translate_texts(translate, examples, 4, settings["max_length"])
+    print(f"reloaded {path} with tf.saved_model.load; beam search (beam size 4):")
     for source, translation in zip(examples, translations):
-        print(f"{source!r} -> {translation!r}")
+        print(f"  {source!r} -> {translation!r}")
     print(f"translator demo: exported {path} in {time.time() - started:.0f} s")
 
 
