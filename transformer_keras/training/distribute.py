@@ -14,8 +14,8 @@ which worker of a multi-worker job writes files.
         model.compile()
     model.fit(global_batches, ...)                # batches of the global size
 
-On the JAX backend use `keras.distribution.DataParallel` instead (see
-/work/notes/readme_distribute.md); `get_strategy` accepts only `"default"` there.
+On the JAX backend use `keras.distribution.DataParallel` instead (see "Training on
+more hardware" in the README); `get_strategy` accepts only `"default"` there.
 """
 
 import contextlib
