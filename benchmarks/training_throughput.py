@@ -164,13 +164,21 @@ def run(settings):
     for size in sizes(settings).values():
         for precision in PRECISIONS:
             for xla in (False, True):
-                for implementation, build in KERAS_BUILDERS.items():
-                    seconds = keras_seconds_per_step(build, size, precision, xla, settings)
+                seconds = keras_seconds_per_step(size, precision, xla, settings)
+                for implementation in KERAS_BUILDERS:
                     anchors = (torch_anchor,)
                     if implementation == "transformer_keras":
                         anchors = ({"implementation": "keras_hub"}, torch_anchor)
                     rows.append(
-                        row(size, implementation, precision, xla, seconds, settings, anchors)
+                        row(
+                            size,
+                            implementation,
+                            precision,
+                            xla,
+                            seconds[implementation],
+                            settings,
+                            anchors,
+                        )
                     )
     return rows + runner.rows_from_fresh_process("pytorch_throughput", settings)
 
