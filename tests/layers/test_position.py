@@ -153,3 +153,29 @@ def test_max_wavelength_must_exceed_one(layer_class):
 def test_learned_table_needs_a_positive_length():
     with pytest.raises(ValueError, match=r"Received: max_sequence_length=0$"):
         PositionEmbedding(max_sequence_length=0)
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize(
+    "layer_class", [SinusoidalPositionEncoding, PositionEmbedding, RotaryEmbedding]
+)
+def test_a_tensor_start_index_stays_a_runtime_input_under_xla(layer_class):
+    """One XLA program serves every decoding position: no recompilation per step."""
+    import tensorflow as tf
+
+    if layer_class is PositionEmbedding:
+        layer = layer_class(max_sequence_length=16)
+    else:
+        layer = layer_class()
+    shape = (1, 1, 2, 8) if layer_class is RotaryEmbedding else (1, 1, 8)
+    inputs = tf.random.normal(shape)
+    layer(inputs)  # Build.
+    compiled = tf.function(lambda x, start: layer(x, start_index=start), jit_compile=True)
+    hlo = compiled.experimental_get_compiler_ir(inputs, tf.constant(3))(stage="hlo")
+    assert "s32[] parameter(" in hlo  # Not folded into a compile-time constant.
+    for start in (0, 5, 9):
+        np.testing.assert_allclose(
+            compiled(inputs, tf.constant(start)).numpy(),
+            layer(inputs, start_index=start).numpy(),
+            atol=1e-6,
+        )

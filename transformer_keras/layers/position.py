@@ -122,11 +122,10 @@ class PositionEmbedding(keras.layers.Layer):
                 f"Received: sequence_length={length}"
             )
         shape = ops.shape(inputs)
-        rows = ops.slice(
-            ops.convert_to_tensor(self.embeddings),
-            (start_index, 0),
-            (shape[-2], inputs.shape[-1]),
-        )  # (T, D)
+        # A gather, not a slice: XLA needs a slice's start at compile time, so a
+        # sliced `start_index` would compile one program per decoding position.
+        positions = ops.arange(shape[-2], dtype="int32") + ops.cast(start_index, "int32")
+        rows = ops.take(self.embeddings, positions, axis=0)  # (T, D)
         return ops.broadcast_to(ops.cast(rows, self.compute_dtype), shape)
 
     def compute_output_shape(self, input_shape):
