@@ -65,7 +65,7 @@ def steps(size, settings):
     """(warm-up steps, timed steps): fewer for the slow base size."""
     if settings.quick:
         return 2, 4
-    return (3, 24) if size.name == "small" else (2, 8)
+    return (3, 24) if size.name == "small" else (2, 6)
 
 
 def random_windows(size, batch, seed=0):
