@@ -185,6 +185,29 @@ def test_greedy_with_cache_equals_greedy_by_full_recomputation(model):
 
 
 @pytest.mark.tf_only
+@pytest.mark.parametrize("max_new_tokens, cache_length", [(3, 8), (100, CONTEXT)])
+def test_the_cache_covers_only_the_positions_a_call_can_fill(
+    model, monkeypatch, max_new_tokens, cache_length
+):
+    """Prompt + new tokens, at most the context: a longer cache costs every step."""
+    import tensorflow as tf
+
+    lengths = []
+    initial_cache = model.backbone.initial_cache
+
+    def recording_initial_cache(batch_size, max_length=None):
+        lengths.append(max_length)  # A tensor; symbolic when `generate` traces.
+        return initial_cache(batch_size, max_length)
+
+    monkeypatch.setattr(model.backbone, "initial_cache", recording_initial_cache)
+    prompts = tf.ragged.constant([[70, 71, 72, 73, 74], [75]], tf.int32)  # P = 5
+    arguments = [max_new_tokens, 0.0, 0, 1.0, 0, -1]
+    new_ids = model.generate_ids(prompts, *map(tf.constant, arguments))  # Eager.
+    assert int(lengths[0]) == min(5 + max_new_tokens, cache_length)
+    assert new_ids.to_list() == model.generate(prompts.to_list(), max_new_tokens, 0.0)
+
+
+@pytest.mark.tf_only
 def test_sampling_with_cache_equals_sampling_by_full_recomputation(model):
     # Sampled tokens depend on every logit, so they check the cache harder.
     settings = dict(max_new_tokens=10, temperature=1.0, seed=5)

@@ -298,7 +298,13 @@ class TransformerLM(Task):
         def sample_fn(logits, step):
             return sample(logits, temperature, top_k, top_p, tf.stack([seed, step]))
 
-        cache = self.initial_cache(tf.shape(prompt_ids)[0]) if use_cache else None
+        cache = None
+        if use_cache:
+            # Only the positions this call can fill: reading and updating a cache
+            # of the whole context costs every step, whatever the output length.
+            needed = tf.shape(prompt_ids)[1] + tf.maximum(tf.cast(max_new_tokens, tf.int32), 0)
+            cache_length = tf.minimum(needed, self.max_sequence_length)
+            cache = self.backbone.initial_cache(tf.shape(prompt_ids)[0], cache_length)
         token_ids, lengths = decode(
             self.call_with_cache,
             sample_fn,
