@@ -134,6 +134,24 @@ def _pad_after_end(tokens, end_id):
 
 
 @pytest.mark.tf_only
+def test_greedy_search_caches_only_the_positions_it_can_fill(monkeypatch):
+    model = tiny()
+    model.build()
+    lengths = []
+    initial_cache = model.initial_cache
+
+    def recording_initial_cache(batch_size, max_length=None):
+        lengths.append(int(max_length))
+        return initial_cache(batch_size, max_length)
+
+    monkeypatch.setattr(model, "initial_cache", recording_initial_cache)
+    expected = model.greedy_search(SOURCE, 7).numpy()
+    model.greedy_search(SOURCE, 3)
+    assert lengths == [8, 4]  # The start id and max_length tokens.
+    np.testing.assert_array_equal(expected, _argmax_decoding(model, SOURCE, 7))
+
+
+@pytest.mark.tf_only
 @pytest.mark.parametrize("end_bias", [0.5, 1.0], ids=["never-ends", "ends-early"])
 def test_greedy_equals_beam_size_one_and_full_recomputation(end_bias):
     model = tiny(tie_output_embedding=False)

@@ -148,7 +148,11 @@ class TranslationMixin:
             prompt_lengths=tf.ones([batch_size], tf.int32),
             max_new_tokens=max_length,
             context_length=self.max_sequence_length,
-            cache=self.initial_cache(batch_size, self.max_sequence_length),
+            # The start id and up to `max_length` tokens, at most the context.
+            cache=self.initial_cache(
+                batch_size,
+                tf.minimum(tf.cast(max_length, tf.int32) + 1, self.max_sequence_length),
+            ),
             stop_token_id=self.end_id,
             pad_id=self.pad_id,
         )
