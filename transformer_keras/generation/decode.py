@@ -69,6 +69,20 @@ def pack_prompts(prompts, context_length, start_id=None, pad_id=0):
     return prompts.to_tensor(default_value=pad_id), lengths
 
 
+def cache_length(prompt_length, max_new_tokens, context_length):
+    """Positions a decoding call can fill: prompt + new tokens, at most the context.
+
+    Size the cache with it: reading and updating a cache of the whole context
+    costs every step, whatever the output length.
+
+    Example:
+    >>> int(cache_length(5, 3, 16)), int(cache_length(5, 100, 16))
+    (8, 16)
+    """
+    needed = tf.cast(prompt_length, tf.int32) + tf.maximum(tf.cast(max_new_tokens, tf.int32), 0)
+    return tf.minimum(needed, int(context_length))
+
+
 def decode(
     step_fn,
     sample_fn,

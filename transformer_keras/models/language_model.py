@@ -286,7 +286,12 @@ class TransformerLM(Task):
         """
         import tensorflow as tf
 
-        from transformer_keras.generation.decode import continuations, decode, pack_prompts
+        from transformer_keras.generation.decode import (
+            cache_length,
+            continuations,
+            decode,
+            pack_prompts,
+        )
         from transformer_keras.generation.sampling import sample
 
         start_id = None if self.tokenizer is None else self.tokenizer.start_id
@@ -300,11 +305,10 @@ class TransformerLM(Task):
 
         cache = None
         if use_cache:
-            # Only the positions this call can fill: reading and updating a cache
-            # of the whole context costs every step, whatever the output length.
-            needed = tf.shape(prompt_ids)[1] + tf.maximum(tf.cast(max_new_tokens, tf.int32), 0)
-            cache_length = tf.minimum(needed, self.max_sequence_length)
-            cache = self.backbone.initial_cache(tf.shape(prompt_ids)[0], cache_length)
+            length = cache_length(
+                tf.shape(prompt_ids)[1], max_new_tokens, self.max_sequence_length
+            )
+            cache = self.backbone.initial_cache(tf.shape(prompt_ids)[0], length)
         token_ids, lengths = decode(
             self.call_with_cache,
             sample_fn,

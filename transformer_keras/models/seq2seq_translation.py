@@ -14,7 +14,7 @@ H head size.
 import tensorflow as tf
 
 from transformer_keras.generation.beam_search import beam_search, expand_to_beams
-from transformer_keras.generation.decode import decode
+from transformer_keras.generation.decode import cache_length, decode
 from transformer_keras.generation.sampling import sample
 
 # Largest beam accepted by `search`, `translate` and the exported signature.
@@ -150,8 +150,7 @@ class TranslationMixin:
             context_length=self.max_sequence_length,
             # The start id and up to `max_length` tokens, at most the context.
             cache=self.initial_cache(
-                batch_size,
-                tf.minimum(tf.cast(max_length, tf.int32) + 1, self.max_sequence_length),
+                batch_size, cache_length(1, max_length, self.max_sequence_length)
             ),
             stop_token_id=self.end_id,
             pad_id=self.pad_id,
