@@ -11,16 +11,20 @@ Prompts are 16 characters; decoding is greedy. For each batch size and number
 of new tokens the table gives new tokens per second (all rows) and
 milliseconds per decoding step (per step of the batch, prefill included):
 
-- `cache`: `model.generate` (the compiled loop of `generation/decode.py`:
-  one prefill, then one token per step from the KV cache);
+- `cache`: `model.generate` (the loop of `generation/decode.py`: one
+  prefill, then one token per step from the KV cache, the loop compiled whole
+  by XLA, which updates the cache in place);
+- `cache-noxla`: the same with `jit_compile=False` (TensorFlow's kernels copy
+  the cache at every step);
 - `recompute`: the same loop with `use_cache=False`, which runs the model on
   the whole sequence so far at every step;
 - `savedmodel`: the `generate` signature of the exported model, reloaded with
   `tf.saved_model.load`, strings in and out (tokenizer inside the graph).
 
-The cached time per step should stay flat as the output grows (the cache has
-a fixed size), while recomputation grows with the length. Each timing is the
-median of `--repeats` calls after one untimed call of the same shape.
+The cached time per step should stay flat as the output grows, while
+recomputation grows with the length. Each timing is the median of `--repeats`
+calls after one untimed call of the same shape; the `first call` column is that
+untimed call (XLA compiles the loop for a new batch size and padded length).
 """
 
 import argparse
@@ -42,13 +46,16 @@ def parse_args(argv=None):
 
 
 def median_seconds(function, repeats):
-    function()  # same shapes: no retrace, no first-shape set-up in the timing
+    """(median of `repeats` timed calls, seconds of the untimed first call)."""
+    started = time.perf_counter()
+    function()  # same shapes: no retrace, no compilation in the timing
+    first = time.perf_counter() - started
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
         function()
         seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
+    return statistics.median(seconds), first
 
 
 def trained_model(quick, train_steps, max_new_tokens):
@@ -97,8 +104,10 @@ def main(argv=None):
         prompt_ids = model.tokenizer.tokenize(tf.constant(prompts)).to_list()
         for new_tokens in new_token_counts:
 
-            def keras_generate(use_cache, ids=prompt_ids, n=new_tokens):
-                outputs = model.generate(ids, n, temperature=0.0, use_cache=use_cache)
+            def keras_generate(use_cache, jit_compile=True, ids=prompt_ids, n=new_tokens):
+                outputs = model.generate(
+                    ids, n, temperature=0.0, use_cache=use_cache, jit_compile=jit_compile
+                )
                 assert all(len(row) == n for row in outputs)
 
             def saved_model_generate(prompts=prompts, n=new_tokens):
@@ -115,18 +124,19 @@ def main(argv=None):
 
             measured = {
                 "cache": lambda: keras_generate(True),
+                "cache-noxla": lambda: keras_generate(True, jit_compile=False),
                 "savedmodel": saved_model_generate,
             }
             # Recomputation costs grow with the square of the length: skip the slowest.
             if batch_size * new_tokens <= 4096 or args.quick:
                 measured["recompute"] = lambda: keras_generate(False)
             for mode, function in measured.items():
-                seconds = median_seconds(function, args.repeats)
-                rows.append((batch_size, new_tokens, mode, seconds))
+                seconds, first = median_seconds(function, args.repeats)
+                rows.append((batch_size, new_tokens, mode, seconds, first))
                 print(
-                    f"batch {batch_size:2d}  {new_tokens:4d} new  {mode:<10} "
+                    f"batch {batch_size:2d}  {new_tokens:4d} new  {mode:<11} "
                     f"{batch_size * new_tokens / seconds:8.0f} tokens/s  "
-                    f"{1000 * seconds / new_tokens:6.2f} ms/step",
+                    f"{1000 * seconds / new_tokens:6.2f} ms/step  first call {first:.2f} s",
                     flush=True,
                 )
 
@@ -137,12 +147,13 @@ def main(argv=None):
         f"{model.max_sequence_length}, vocabulary {model.vocabulary_size}; "
         f"prompts of {PROMPT_LENGTH} characters, greedy\n"
     )
-    print("| batch | new tokens | mode       | tokens/s | ms/step |")
-    print("|------:|-----------:|------------|---------:|--------:|")
-    for batch_size, new_tokens, mode, seconds in rows:
+    print("| batch | new tokens | mode        | tokens/s | ms/step | first call (s) |")
+    print("|------:|-----------:|-------------|---------:|--------:|---------------:|")
+    for batch_size, new_tokens, mode, seconds, first in rows:
         print(
-            f"| {batch_size:5d} | {new_tokens:10d} | {mode:<10} | "
-            f"{batch_size * new_tokens / seconds:8.0f} | {1000 * seconds / new_tokens:7.2f} |"
+            f"| {batch_size:5d} | {new_tokens:10d} | {mode:<11} | "
+            f"{batch_size * new_tokens / seconds:8.0f} | {1000 * seconds / new_tokens:7.2f} | "
+            f"{first:14.2f} |"
         )
     return 0
 

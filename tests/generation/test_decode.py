@@ -9,7 +9,13 @@ model's tests check the loop with a real model.
 import pytest
 import tensorflow as tf
 
-from transformer_keras.generation.decode import continuations, decode, pack_prompts
+from transformer_keras.generation.decode import (
+    cache_length,
+    continuations,
+    decode,
+    pack_prompts,
+    padded_length,
+)
 
 pytestmark = pytest.mark.tf_only
 
@@ -65,15 +71,19 @@ def test_prompts_of_different_lengths_continue_independently(use_cache):
     assert lengths == [7, 5]
 
 
-def test_longer_prompts_are_forced_to_their_own_tokens():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_longer_prompts_are_forced_to_their_own_tokens(jit_compile):
     # Row 1 is decoded from position 1 on, but its prompt tokens win over predictions.
-    tokens, lengths = run(successor_step, [[7], [3, 9, 2, 20]], 2)
+    tokens, lengths = run(successor_step, [[7], [3, 9, 2, 20]], 2, jit_compile=jit_compile)
     assert tokens == [[7, 8, 9, 0, 0, 0], [3, 9, 2, 20, 21, 22]]
     assert lengths == [3, 6]
 
 
-def test_a_row_stops_after_its_stop_token_and_the_others_go_on():
-    tokens, lengths = run(successor_step, [[3], [12]], 6, stop_token_id=5)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_row_stops_after_its_stop_token_and_the_others_go_on(jit_compile):
+    tokens, lengths = run(
+        successor_step, [[3], [12]], 6, stop_token_id=5, jit_compile=jit_compile
+    )
     assert tokens == [[3, 4, 5, 0, 0, 0, 0], [12, 13, 14, 15, 16, 17, 18]]
     assert lengths == [3, 7]
 
@@ -84,8 +94,11 @@ def test_a_stop_token_inside_the_prompt_does_not_stop():
     assert lengths == [4]
 
 
-def test_the_loop_ends_when_every_row_has_stopped():
-    tokens, lengths = run(successor_step, [[3], [4]], 20, stop_token_id=6)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_the_loop_ends_when_every_row_has_stopped(jit_compile):
+    tokens, lengths = run(
+        successor_step, [[3], [4]], 20, stop_token_id=6, jit_compile=jit_compile
+    )
     assert lengths == [4, 3]
     assert len(tokens[0]) == 21  # the buffer, padded after each row's end
 
@@ -99,8 +112,9 @@ def test_padding_is_never_generated():
     assert tokens == [[7, 1, 1, 1]]  # argmax without the padding id
 
 
-def test_cache_slides_by_half_a_window_when_full():
-    tokens, _ = run(context_size_step, [[9]], 14, context_length=6)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_cache_slides_by_half_a_window_when_full(jit_compile):
+    tokens, _ = run(context_size_step, [[9]], 14, context_length=6, jit_compile=jit_compile)
     # Positions 1..6 see 1..6 tokens; then the last 3 are re-prefilled and the
     # context grows again from 3 to 6 before the next slide.
     assert tokens == [[9, 1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 3, 4, 5, 6]]
@@ -111,10 +125,29 @@ def test_full_recomputation_always_sees_the_last_window():
     assert tokens == [[9, 1, 2, 3, 4, 5, 6, 6, 6, 6]]
 
 
-def test_a_prompt_that_fills_the_context_slides_before_its_first_new_token():
-    tokens, _ = run(context_size_step, [[9, 9, 9, 9, 9, 9, 9, 9]], 3, context_length=6)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_prompt_that_fills_the_context_slides_before_its_first_new_token(jit_compile):
+    tokens, _ = run(
+        context_size_step,
+        [[9, 9, 9, 9, 9, 9, 9, 9]],
+        3,
+        context_length=6,
+        jit_compile=jit_compile,
+    )
     # pack_prompts kept the last 6 tokens; the prefill saw all 6.
     assert tokens == [[9, 9, 9, 9, 9, 9, 6, 3, 4]]
+
+
+def test_padded_lengths_are_powers_of_two_and_the_cache_at_most_the_context():
+    lengths = [1, 16, 17, 64, 65, 1000, 1024, 1025, 4096 + 1040]
+    assert [int(padded_length(n)) for n in lengths] == [
+        16, 16, 32, 64, 128, 1024, 1024, 2048, 8192
+    ]  # fmt: skip
+    new_tokens = (0, 48, 49, 1100, 5000)
+    assert [int(cache_length(16, n, 1040, padded=True)) for n in new_tokens] == [
+        16, 64, 128, 1040, 1040
+    ]  # fmt: skip
+    assert [int(cache_length(16, n, 1040)) for n in new_tokens] == [16, 64, 65, 1040, 1040]
 
 
 def test_pack_prompts_keeps_the_last_tokens_and_starts_empty_prompts():

@@ -185,12 +185,14 @@ def test_greedy_with_cache_equals_greedy_by_full_recomputation(model):
 
 
 @pytest.mark.tf_only
-@pytest.mark.parametrize("max_new_tokens, cache_length", [(3, 8), (100, CONTEXT)])
+@pytest.mark.parametrize("max_new_tokens", [3, 100])
 def test_the_cache_covers_only_the_positions_a_call_can_fill(
-    model, monkeypatch, max_new_tokens, cache_length
+    model, monkeypatch, max_new_tokens
 ):
-    """Prompt + new tokens, at most the context: a longer cache costs every step."""
+    """`decode.cache_length` of prompt + new tokens (padded for XLA, at most the context)."""
     import tensorflow as tf
+
+    from transformer_keras.generation.decode import cache_length
 
     lengths = []
     initial_cache = model.backbone.initial_cache
@@ -203,18 +205,34 @@ def test_the_cache_covers_only_the_positions_a_call_can_fill(
     prompts = tf.ragged.constant([[70, 71, 72, 73, 74], [75]], tf.int32)  # P = 5
     arguments = [max_new_tokens, 0.0, 0, 1.0, 0, -1]
     new_ids = model.generate_ids(prompts, *map(tf.constant, arguments))  # Eager.
-    assert int(lengths[0]) == min(5 + max_new_tokens, cache_length)
+    assert int(lengths[0]) == int(cache_length(5, max_new_tokens, CONTEXT, padded=True))
     assert new_ids.to_list() == model.generate(prompts.to_list(), max_new_tokens, 0.0)
 
 
 @pytest.mark.tf_only
 def test_sampling_with_cache_equals_sampling_by_full_recomputation(model):
     # Sampled tokens depend on every logit, so they check the cache harder.
+    # XLA draws other random numbers than TensorFlow's kernels for one seed,
+    # and recomputation runs without XLA: compare without it.
     settings = dict(max_new_tokens=10, temperature=1.0, seed=5)
-    cached = model.generate(PROMPTS, **settings)
+    cached = model.generate(PROMPTS, jit_compile=False, **settings)
     assert cached == model.generate(PROMPTS, use_cache=False, **settings)
     assert len({tuple(row) for row in cached}) == 3
     assert len(set(cached[0])) > 3  # a random model samples varied tokens
+
+
+@pytest.mark.tf_only
+def test_the_xla_loop_decodes_like_tensorflow_kernels(model):
+    # Past the context too (16 positions): the slide re-prefills under XLA.
+    for max_new_tokens in (9, 40):
+        greedy = dict(max_new_tokens=max_new_tokens, temperature=0.0)
+        xla = model.generate(PROMPTS, **greedy)
+        assert xla == model.generate(PROMPTS, jit_compile=False, **greedy)
+        assert xla == model.generate(PROMPTS, use_cache=False, **greedy)
+    sampled = dict(max_new_tokens=12, temperature=1.0, top_p=0.9, seed=3)
+    first = model.generate(PROMPTS, **sampled)
+    assert model.generate(PROMPTS, **sampled) == first
+    assert len(set(first[0])) > 3
 
 
 @pytest.mark.tf_only

@@ -268,6 +268,7 @@ class TransformerLM(Task):
         seed,
         stop_token_id,
         use_cache=True,
+        jit_compile=True,
     ):
         """The graph behind `generate` and the exported `generate` signature.
 
@@ -279,6 +280,8 @@ class TransformerLM(Task):
             max_new_tokens, temperature, top_k, top_p, seed, stop_token_id:
                 scalar tensors (see `generate`; `stop_token_id=-1` is none).
             use_cache: Python bool; False recomputes the window at every step.
+            jit_compile: Python bool; compile the cached token-by-token loop
+                with XLA (in-place cache updates; see `generation.decode`).
 
         Returns:
             The new ids of each prompt, a `(B, None)` int32 `tf.RaggedTensor`
@@ -306,7 +309,10 @@ class TransformerLM(Task):
         cache = None
         if use_cache:
             length = cache_length(
-                tf.shape(prompt_ids)[1], max_new_tokens, self.max_sequence_length
+                tf.shape(prompt_ids)[1],
+                max_new_tokens,
+                self.max_sequence_length,
+                padded=jit_compile,
             )
             cache = self.backbone.initial_cache(tf.shape(prompt_ids)[0], length)
         token_ids, lengths = decode(
@@ -319,29 +325,33 @@ class TransformerLM(Task):
             cache=cache,
             stop_token_id=stop_token_id,
             pad_id=self.pad_id,
+            jit_compile=jit_compile,
         )  # (B, P + max_new_tokens), (B,)
         return continuations(token_ids, prompt_lengths, lengths, stop_token_id)
 
-    def generate_function(self, use_cache=True):
+    def generate_function(self, use_cache=True, jit_compile=True):
         """The `tf.function` of `generate_ids`, traced once for all inputs.
 
         Its input signature makes every argument a tensor: batch size, prompt
         length and sampling settings never cause a retrace
         (`generate_function().experimental_get_tracing_count()` stays 1).
+        With `jit_compile`, XLA compiles the decoding loop once per batch size
+        and padded length (`generation.decode.padded_length`).
         """
         import tensorflow as tf
 
-        if use_cache not in self._generate_functions:
+        key = (use_cache, jit_compile)
+        if key not in self._generate_functions:
             if not self.built:
                 self.build()
 
             def generate_ids(*args):
-                return self.generate_ids(*args, use_cache=use_cache)
+                return self.generate_ids(*args, use_cache=use_cache, jit_compile=jit_compile)
 
             scalar = tf.TensorSpec([], tf.int32)
             # No AutoGraph: the loop is an explicit `tf.while_loop` (and
             # converting the model's code would triple the tracing time).
-            self._generate_functions[use_cache] = tf.function(
+            self._generate_functions[key] = tf.function(
                 generate_ids,
                 autograph=False,
                 input_signature=[
@@ -354,7 +364,7 @@ class TransformerLM(Task):
                     scalar,  # stop_token_id
                 ],
             )
-        return self._generate_functions[use_cache]
+        return self._generate_functions[key]
 
     def generate(
         self,
@@ -366,6 +376,7 @@ class TransformerLM(Task):
         seed=None,
         stop_token=None,
         use_cache=True,
+        jit_compile=True,
     ):
         """Continues prompts: sampled (or greedy) new tokens after each one.
 
@@ -391,6 +402,11 @@ class TransformerLM(Task):
                 part of the returned continuation). `None` never stops early.
             use_cache: False recomputes the whole window at every step (slow;
                 for comparisons).
+            jit_compile: compile the cached decoding loop with XLA (the
+                default: the cache is then updated in place). The first call
+                for a new batch size or padded length compiles (seconds);
+                `False` runs TensorFlow's kernels, slower per step at long
+                outputs and large batches, with no compilation.
 
         Returns:
             The continuations, without the prompt: a string per string prompt
@@ -415,7 +431,7 @@ class TransformerLM(Task):
         tokenize = None if self.tokenizer is None else self.tokenize
         single, as_text, ids = arguments.batch_prompts(prompts, self.vocabulary_size, tokenize)
         stop_token_id = -1 if stop_token is None else int(stop_token)
-        new_ids = self.generate_function(use_cache)(
+        new_ids = self.generate_function(use_cache, jit_compile)(
             ids,
             tf.constant(max_new_tokens, tf.int32),
             tf.constant(temperature, tf.float32),
