@@ -174,3 +174,57 @@ def test_weight_averaging_leaves_the_average_in_the_model(tmp_path):
     averages = model.optimizer._model_variables_moving_average
     for variable, average in zip(model.trainable_variables, averages):
         np.testing.assert_allclose(variable.numpy(), average.numpy(), atol=1e-6)
+
+
+@pytest.mark.slow  # pre-trains and fine-tunes a model
+def test_pretrain_text_pretrains_the_encoder_and_shares_the_tokenizer(tmp_path):
+    """`--pretrain-text`: one tokenizer learned on the pre-training and training texts,
+    a masked language model saved beside the run, and a classifier fine-tuned from it."""
+    train = _write_tsv(tmp_path / "train.tsv", 60, seed=0, header="sentence\tlabel")
+    unlabelled = tmp_path / "unlabelled.txt"
+    unlabelled.write_text("zebras graze quietly\tcebras\nthe zebras were superb\n" * 5)
+    output = tmp_path / "model"
+    code = cli.main(
+        ["train", "classifier", "--train", str(train), "--output", str(output),
+         "--preset", "tiny", "--epochs", "1", "--vocabulary-size", "200", "--max-length", "16",
+         "--pretrain-text", str(unlabelled), "--pretrain-epochs", "1",
+         "--pretrain-batch-size", "16"]
+    )  # fmt: skip
+    assert code == 0
+    pretrained = keras.saving.load_model(tmp_path / "model.training/pretrained/masked_lm.keras")
+    classifier = keras.saving.load_model(f"{output}.keras")
+    vocabulary = classifier.tokenizer.vocabulary
+    assert vocabulary == pretrained.tokenizer.vocabulary
+    assert {"zebras", "graze"} <= set(vocabulary) and "cebras" not in vocabulary
+    assert classifier.vocabulary_size == pretrained.vocabulary_size
+    assert pretrained.mask_token_id == classifier.tokenizer.vocabulary_size
+    assert classifier.max_sequence_length == pretrained.max_sequence_length == 16
+
+
+@pytest.mark.slow  # pre-trains a model
+def test_fit_classifier_fine_tunes_the_pretrained_backbone(tmp_path, monkeypatch):
+    """The classifier that `fit` receives holds the pretrained backbone's weights (and a
+    run started again loads the saved pretrained model instead of pre-training)."""
+    import transformer_keras.training.resumable_fit as resumable_fit
+    from transformer_keras.models.classifier import TransformerClassifier
+
+    texts, labels = generate_sentiment_examples(32, seed=0)
+    data = from_texts(texts, labels, LABEL_NAMES)
+    pretrained = commands.pretrain_encoder(
+        data, ["an unlabelled text"], tmp_path / "pretrained", preset="tiny",
+        vocabulary_size=100, epochs=1, batch_size=16, verbose=0, max_sequence_length=16,
+    )  # fmt: skip
+    started = {}
+
+    def record(model, *args, **kwargs):
+        started["weights"] = [weight.numpy().copy() for weight in model.backbone.weights]
+
+    monkeypatch.setattr(resumable_fit, "fit_resumable", record)
+    model = commands.fit_classifier(
+        data, None, tmp_path, preset="tiny", vocabulary_size=100, epochs=1, batch_size=8,
+        verbose=0, max_sequence_length=16, pretrain_texts=["an unlabelled text"],
+    )  # fmt: skip
+    assert isinstance(model, TransformerClassifier)
+    assert len(started["weights"]) == len(pretrained.backbone.weights)
+    for weight, original in zip(started["weights"], pretrained.backbone.weights):
+        np.testing.assert_array_equal(weight, original.numpy())

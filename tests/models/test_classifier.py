@@ -312,3 +312,62 @@ def test_docstring_examples_run():
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     results = doctest.testmod(module, optionflags=flags, report=False)
     assert results.attempted > 0 and results.failed == 0
+
+
+# ------------------------------------------------------------------ pre-training
+def _pretrained_encoder(**overrides):
+    from transformer_keras.models.masked_language_model import MaskedLanguageModel
+
+    encoder = MaskedLanguageModel(**{**TINY, **overrides})
+    encoder({"token_ids": TOKEN_IDS, "mask_positions": np.zeros((3, 2), "int32")})
+    # Weights unlike a fresh initialization (a fresh LayerNorm is all ones and zeros).
+    for weight in encoder.backbone.weights:
+        weight.assign(np.random.default_rng(1).normal(size=weight.shape).astype("float32"))
+    return encoder
+
+
+def test_from_pretrained_starts_from_the_pretrained_backbone_weights():
+    encoder = _pretrained_encoder()
+    model = TransformerClassifier.from_pretrained(
+        encoder, num_classes=3, pooling="cls", classifier_dropout=0.3
+    )
+    assert model.vocabulary_size == 20 and model.pooling == "cls"
+    assert len(model.backbone.weights) == len(encoder.backbone.weights) > 0
+    for copied, original in zip(model.backbone.weights, encoder.backbone.weights):
+        np.testing.assert_array_equal(to_numpy(copied), to_numpy(original))
+    np.testing.assert_allclose(
+        to_numpy(model.backbone(TOKEN_IDS)), to_numpy(encoder.backbone(TOKEN_IDS)), atol=1e-6
+    )
+    # A copy, not shared variables: fine-tuning leaves the pretrained model alone.
+    model.backbone.weights[0].assign(np.zeros(model.backbone.weights[0].shape))
+    assert to_numpy(encoder.backbone.weights[0]).any()
+
+
+def test_load_pretrained_keeps_the_head_and_round_trips(tmp_path):
+    model = _classifier()
+    model.build((None, None))
+    head = to_numpy(model.head.kernel)
+    model.load_pretrained(_pretrained_encoder().backbone)
+    np.testing.assert_array_equal(to_numpy(model.head.kernel), head)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(
+        to_numpy(reloaded(TOKEN_IDS)), to_numpy(model(TOKEN_IDS)), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"hidden_dim": 16, "intermediate_dim": 32}, {"max_sequence_length": 24}]
+)
+def test_load_pretrained_rejects_other_shapes(overrides):
+    model = _classifier(**overrides)
+    with pytest.raises(ValueError, match="do not fit.*Received: pretrained="):
+        model.load_pretrained(_pretrained_encoder())
+
+
+def test_load_pretrained_needs_a_built_encoder():
+    from transformer_keras.models.backbone import Backbone
+
+    unbuilt = Backbone(20, 1, 8, 2, 16, 12)
+    with pytest.raises(ValueError, match="Received: pretrained="):
+        _classifier().load_pretrained(unbuilt)

@@ -2,7 +2,9 @@
 
 - `train classifier --train FILE [--validation FILE] --output saved_models/NAME`
   learns a tokenizer and a `TransformerClassifier`, then exports the SavedModel
-  (text in, label out) and the `.keras` file beside it.
+  (text in, label out) and the `.keras` file beside it. With
+  `--pretrain-text FILE ...` the encoder is first pre-trained as a masked
+  language model on those texts and the training texts.
 - `classify saved_models/NAME "text" ...` (or lines on stdin) prints
   `label<TAB>probability<TAB>text` per text.
 - `evaluate classifier saved_models/NAME --data FILE` prints the accuracy.
@@ -63,6 +65,26 @@ def register(commands):
     train.add_argument("--dropout", type=float, help="(preset's)")
     train.add_argument("--token-dropout", type=float, help="word dropout (preset's)")
     train.add_argument("--patience", type=int, default=2, help="early-stopping epochs")
+    pretraining = train.add_argument_group(
+        "masked-language-model pre-training of the encoder (before fine-tuning)"
+    )
+    pretraining.add_argument(
+        "--pretrain-text",
+        nargs="*",
+        metavar="FILE",
+        help="pre-train the encoder on the training texts and these unlabelled text files "
+        "(one text per line, first tab-separated column; none: the training texts only), "
+        "which also teach the tokenizer",
+    )
+    pretraining.add_argument(
+        "--pretrain-epochs", type=int, default=3, help="pre-training epochs (default 3)"
+    )
+    pretraining.add_argument(
+        "--pretrain-batch-size", type=int, default=128, help="(default 128)"
+    )
+    pretraining.add_argument(
+        "--pretrain-learning-rate", type=float, default=1e-3, help="peak rate (default 1e-3)"
+    )
     add_training_arguments(train)  # --strategy, --seed, --deterministic, --save-every
     train.add_argument("--xla", action="store_true", help="XLA-compile steps (GPU)")
     train.set_defaults(handler=train_command)
@@ -128,9 +150,21 @@ def fit_classifier(
     callbacks=(),
     strategy=None,
     save_freq="epoch",
+    pretrain_texts=None,
+    pretrain_epochs=3,
+    pretrain_batch_size=128,
+    pretrain_learning_rate=1e-3,
     **overrides,
 ):
     """Learns a tokenizer, builds `TransformerClassifier.from_preset` and fits it.
+
+    With `pretrain_texts`, the encoder is first pre-trained as a
+    `MaskedLanguageModel` (same preset and overrides) on those texts plus the
+    training texts, the tokenizer is learned on the same texts, and the
+    classifier starts from the pretrained backbone
+    (`TransformerClassifier.from_pretrained`). The pretrained model is saved
+    as `output_dir/pretrained/masked_lm.keras`; a run started again finds it
+    and goes straight to fine-tuning.
 
     Checkpoints, TensorBoard logs and the training state go under
     `output_dir`: running the same call again after an interruption resumes
@@ -155,6 +189,10 @@ def fit_classifier(
         strategy: a `tf.distribute.Strategy` to train under (None: default);
             `batch_size` is the global batch.
         save_freq: `"epoch"` or steps between saves of the training state.
+        pretrain_texts: unlabelled texts (a list of strings) or None (no
+            pre-training).
+        pretrain_epochs, pretrain_batch_size, pretrain_learning_rate: the
+            pre-training (see `MaskedLanguageModel.compile`).
 
     Returns:
         The trained model.
@@ -170,17 +208,41 @@ def fit_classifier(
     for name, value in (("epochs", epochs), ("batch-size", batch_size)):
         _check_positive(name, value)
     keras.utils.set_random_seed(seed)
-    vocabulary = train_tokenizer(tokenizer, train.dataset.map(_text), vocabulary_size)
+    model_arguments = {key: value for key, value in overrides.items() if value is not None}
+    classifier_arguments = dict(
+        num_classes=len(train.label_names), label_names=list(train.label_names)
+    )
     steps_per_epoch = math.ceil(train.num_examples / batch_size)
-    with strategy_scope(strategy):  # Model, optimizer and metrics variables.
-        model = TransformerClassifier.from_preset(
-            preset,
-            num_classes=len(train.label_names),
-            tokenizer=vocabulary,
-            label_names=list(train.label_names),
-            **{key: value for key, value in overrides.items() if value is not None},
+    if pretrain_texts is not None:
+        pretrained = pretrain_encoder(
+            train,
+            pretrain_texts,
+            os.path.join(output_dir, "pretrained"),
+            preset=preset,
+            tokenizer=tokenizer,
+            vocabulary_size=vocabulary_size,
+            epochs=pretrain_epochs,
+            batch_size=pretrain_batch_size,
+            learning_rate=pretrain_learning_rate,
+            seed=seed,
+            verbose=verbose,
+            strategy=strategy,
+            **model_arguments,
         )
-        model.build((None, None))  # The training state is restored into a built model.
+        keras.utils.set_random_seed(seed)  # The head starts as without pre-training.
+    else:
+        vocabulary = train_tokenizer(tokenizer, train.dataset.map(_text), vocabulary_size)
+    with strategy_scope(strategy):  # Model, optimizer and metrics variables.
+        if pretrain_texts is not None:
+            model = TransformerClassifier.from_pretrained(
+                pretrained, **classifier_arguments, **_head_arguments(preset, model_arguments)
+            )
+        else:
+            model = TransformerClassifier.from_preset(
+                preset, tokenizer=vocabulary, **classifier_arguments, **model_arguments
+            )
+        if not model.built:  # The training state is restored into a built model.
+            model.build((None, None))
         model.compile(
             total_steps=epochs * steps_per_epoch,
             learning_rate=learning_rate,
@@ -225,8 +287,94 @@ def _text(text, label):
     return text
 
 
+def _head_arguments(preset, overrides):
+    """The classifier arguments a pretrained backbone does not fix: the preset's
+    and the overrides' pooling, dropouts and token dropout."""
+    from transformer_keras.models.classifier import TransformerClassifier
+
+    arguments = TransformerClassifier.preset_config(preset, **overrides)
+    keep = ("pooling", "dropout", "attention_dropout", "classifier_dropout", "token_dropout")
+    return {key: arguments[key] for key in keep if key in arguments}
+
+
+def pretrain_encoder(
+    train,
+    texts,
+    output_dir,
+    preset="small",
+    tokenizer="word",
+    vocabulary_size=None,
+    epochs=3,
+    batch_size=128,
+    learning_rate=1e-3,
+    seed=0,
+    verbose=2,
+    strategy=None,
+    **overrides,
+):
+    """Learns a tokenizer and pre-trains a `MaskedLanguageModel` on unlabelled text.
+
+    Args:
+        train: the labelled `TextClassificationData`; its texts are used too
+            (not its labels).
+        texts: further unlabelled texts, a list of strings (may be empty).
+        output_dir: where the result is saved, as `masked_lm.keras`; when
+            that file exists it is loaded instead of training again.
+        preset, **overrides: the encoder (`MaskedLanguageModel.from_preset`);
+            classifier-only arguments (`pooling`, ...) and the dropouts are
+            ignored: pre-training uses the preset's dropout.
+        tokenizer, vocabulary_size: as in `fit_classifier`.
+        epochs, batch_size, learning_rate, seed: the training.
+        verbose: `fit`'s verbosity.
+        strategy: a `tf.distribute.Strategy` (None: default).
+
+    Returns:
+        The trained `MaskedLanguageModel`, with its tokenizer.
+    """
+    import keras
+
+    from transformer_keras.data.masked_language_modeling import masked_lm_batches
+    from transformer_keras.models.masked_language_model import MaskedLanguageModel
+    from transformer_keras.text import train_tokenizer
+
+    for name, value in (("pretrain-epochs", epochs), ("pretrain-batch-size", batch_size)):
+        _check_positive(name, value)
+    path = os.path.join(output_dir, "masked_lm.keras")
+    if os.path.isfile(path):
+        print(f"pre-trained encoder found: {path}", flush=True)
+        with strategy_scope(strategy):
+            return keras.saving.load_model(path)
+    started = time.time()
+    texts = list(dict.fromkeys([*train.texts_and_labels()[0], *texts]))
+    vocabulary = train_tokenizer(tokenizer, texts, vocabulary_size)
+    # The architecture follows the classifier's; the dropouts stay the preset's.
+    encoder_keys = set(MaskedLanguageModel.config_keys) - {
+        "tokenizer",
+        "vocabulary_size",
+        "dropout",
+        "attention_dropout",
+    }
+    arguments = {key: value for key, value in overrides.items() if key in encoder_keys}
+    with strategy_scope(strategy):
+        model = MaskedLanguageModel.from_preset(preset, tokenizer=vocabulary, **arguments)
+        steps_per_epoch = math.ceil(len(texts) / batch_size)
+        model.compile(total_steps=epochs * steps_per_epoch, learning_rate=learning_rate)
+    print(
+        f"pre-training the encoder on {len(texts)} texts (masked language model, "
+        f"{model.vocabulary_size} ids, {epochs} epochs)",
+        flush=True,
+    )
+    batches = masked_lm_batches(texts, model.encode, model.mask, batch_size, seed=seed)
+    model.fit(batches, epochs=epochs, verbose=verbose, shuffle=False)  # shuffled batches
+    os.makedirs(output_dir, exist_ok=True)
+    model.save(path)
+    print(f"pre-training took {time.time() - started:.0f} s", flush=True)
+    return model
+
+
 def train_command(args):
     from transformer_keras.data.classification_batches import split_data
+    from transformer_keras.data.masked_language_modeling import read_text_lines
     from transformer_keras.export.classifier import export_classifier
 
     started = time.time()
@@ -267,6 +415,12 @@ def train_command(args):
         jit_compile=args.xla,
         strategy=strategy,
         save_freq=save_frequency(args),
+        pretrain_texts=(
+            read_text_lines(args.pretrain_text) if args.pretrain_text is not None else None
+        ),
+        pretrain_epochs=args.pretrain_epochs,
+        pretrain_batch_size=args.pretrain_batch_size,
+        pretrain_learning_rate=args.pretrain_learning_rate,
     )
     accuracy = _keras_accuracy(model, validation, strategy)
     with chief_writes(args.output, strategy) as target:  # Other workers: a temp copy.

@@ -244,6 +244,87 @@ class TransformerClassifier(Task):
             inputs_shape = inputs_shape["token_ids"]
         return (inputs_shape[0], self.num_classes)
 
+    # ------------------------------------------------------------ pretraining
+    @classmethod
+    def from_pretrained(cls, pretrained, num_classes, label_names=None, **overrides):
+        """A classifier whose encoder starts from a pretrained encoder's weights.
+
+        The backbone's architecture, `vocabulary_size` and tokenizer are taken
+        from `pretrained`, its weights are copied (`load_pretrained`), and the
+        head starts from scratch.
+
+        Args:
+            pretrained: a `MaskedLanguageModel` (any model with an encoder
+                `backbone` and a `get_config`).
+            num_classes: `C`.
+            label_names: optional list of `C` class names.
+            **overrides: further constructor arguments (`pooling`, `dropout`,
+                `classifier_dropout`, `token_dropout`, ...). Arguments that
+                change weight shapes make `load_pretrained` fail.
+
+        Returns:
+            A built `TransformerClassifier`.
+
+        Example:
+        >>> import numpy as np
+        >>> from transformer_keras.models import MaskedLanguageModel
+        >>> encoder = MaskedLanguageModel.from_preset("tiny", vocabulary_size=50)
+        >>> _ = encoder({"token_ids": np.array([[4, 49, 6]]),  # (pre-training goes here)
+        ...              "mask_positions": np.array([[1]])})
+        >>> classifier = TransformerClassifier.from_pretrained(encoder, num_classes=2)
+        >>> classifier.vocabulary_size
+        50
+        """
+        config = pretrained.get_config()
+        shared = {key: config[key] for key in ("vocabulary_size", *BACKBONE_KEYS)}
+        tokenizer = getattr(pretrained, "tokenizer", None)
+        model = cls(
+            num_classes=num_classes,
+            **{**shared, "tokenizer": tokenizer, "label_names": label_names, **overrides},
+        )
+        model.load_pretrained(pretrained)
+        return model
+
+    def load_pretrained(self, pretrained):
+        """Copies a pretrained encoder's weights into this classifier's backbone.
+
+        The token and position embeddings and every encoder layer are copied;
+        the classification head keeps its own weights.
+
+        Args:
+            pretrained: a built encoder `Backbone`, or a model holding one as
+                `backbone` (a `MaskedLanguageModel`, another classifier).
+
+        Raises:
+            ValueError: `pretrained` has no built encoder backbone, or its
+                weights do not have this backbone's shapes (another width,
+                depth, vocabulary or `max_sequence_length`).
+        """
+        source = getattr(pretrained, "backbone", pretrained)
+        if not isinstance(source, Backbone) or source.stack != "encoder" or not source.built:
+            raise ValueError(
+                "`pretrained` must be a built encoder Backbone or a model with one as "
+                f"`backbone`. Received: pretrained={pretrained!r}"
+            )
+        if not self.built:
+            self.build((None, None))
+        source_shapes = [tuple(weight.shape) for weight in source.weights]
+        target_shapes = [tuple(weight.shape) for weight in self.backbone.weights]
+        if source_shapes != target_shapes:
+            mismatched = [
+                f"{target.path}: {tuple(target.shape)} vs {tuple(weight.shape)}"
+                for target, weight in zip(self.backbone.weights, source.weights)
+                if tuple(target.shape) != tuple(weight.shape)
+            ] or [f"{len(target_shapes)} vs {len(source_shapes)} weights"]
+            raise ValueError(
+                "The pretrained backbone's weights do not fit this classifier's "
+                f"({mismatched[0]}; same num_layers, hidden_dim, intermediate_dim, "
+                "vocabulary_size, max_sequence_length needed). "
+                f"Received: pretrained={pretrained.name!r}"
+            )
+        for target, weight in zip(self.backbone.weights, source.weights):
+            target.assign(weight)
+
     # -------------------------------------------------------------- inference
     def attention_scores(self, inputs):
         """Per-layer attention probabilities, a list of `L` arrays `(B, N, T, T)`.
