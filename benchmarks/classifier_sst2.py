@@ -1,7 +1,9 @@
 """Quality benchmark of the classifier: SST-2 dev accuracy against training time.
 
-    python -m benchmarks.classifier_sst2                       # the recorded run
-    python -m benchmarks.classifier_sst2 --pretrain-epochs 0   # from scratch
+    python -m benchmarks.classifier_sst2         # the recorded run: from scratch, 0.8131
+    python -m benchmarks.classifier_sst2 --pretrain-text --pretrain-epochs 8 \
+        --pretrain-learning-rate 2e-3 --learning-rate 3e-4 --epochs 3
+                                                 # MLM pre-training first: 0.8131 too
     python -m benchmarks.classifier_sst2 --limit 2000 --epochs 1 --preset tiny \
         --pretrain-text --pretrain-epochs 1                    # smoke run
 
@@ -9,7 +11,7 @@ Trains on ../shared/data/sst2/train.tsv, the GLUE training file with its
 phrase-level examples as they are, through the same code path as the command
 line (`transformer-keras train classifier`): a word vocabulary, the `small`
 preset (2 layers, width 128, mean pooling), AdamW with warmup and cosine
-decay, early stopping on dev accuracy. Unless `--pretrain-epochs 0`, the
+decay, early stopping on dev accuracy. With `--pretrain-epochs N` the
 encoder is first pre-trained as a masked language model
 (`transformer_keras.models.MaskedLanguageModel`, BERT's 15% masking with the
 80/10/10 rule) on the SST-2 training sentences (text column only, never the
@@ -20,8 +22,10 @@ The exported SavedModel is then reloaded and scored on
 ../shared/data/sst2/dev.tsv (872 sentences), and one table row is printed with
 the wall time (tokenizer, pre-training, fine-tuning and export) and the exact
 command. A bag-of-words baseline reaches about 0.80; the target is 0.83
-within 20 minutes of training on 2 CPU cores (see README.md, "Quality on
-SST-2", for the runs).
+within 20 minutes of training on 2 CPU cores, not reached: pre-training that
+fits the budget (masked-token accuracy about 0.21) did not beat training from
+scratch, so the default stays without it (see README.md, "Quality on SST-2",
+for every run).
 """
 
 import argparse
