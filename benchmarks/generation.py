@@ -7,16 +7,23 @@ vocabulary 8000) with random weights, a context of 16 prompt + 256 new
 tokens, greedy decoding, no stop token. New tokens per second (prefill
 included) at batch 1 and 16 for:
 
-- transformer_keras `TransformerLM.generate` with the KV cache (the compiled
-  decode loop of `generation/decode.py`) and without it (the window is
+- transformer_keras `TransformerLM.generate` with the KV cache (the decode
+  loop of `generation/decode.py`, compiled whole by XLA, its default) and
+  without it (the window is
   recomputed at every step; at batch 16 over fewer new tokens, as its cost
   grows with the output);
+- a copy of it in bfloat16 (`model.with_dtype("bfloat16")`: variables and
+  computations in bfloat16, float32 logits), whose decoding step reads half
+  the bytes;
 - the same model exported with `export_language_model` and reloaded with
   `tf.saved_model.load`, through its string `generate` signature (a character
   tokenizer of 7996 CJK characters gives the 8000 ids; the new tokens are
   counted from the returned text, which ends early if a row emits the end id);
 - KerasHub's `GPT2CausalLM` built at the same size (`GPT2Backbone`, no
-  preprocessor, `sampler="greedy"`), through its own compiled `generate`.
+  preprocessor, `sampler="greedy"`), through its own compiled `generate`:
+  as it comes (Keras' `jit_compile="auto"`, which is no XLA on a CPU: the
+  target's anchor), compiled with `jit_compile=True`, and built in bfloat16
+  (`dtype="bfloat16"`, the anchor of our bfloat16 copy).
 
 The cached Keras, SavedModel and KerasHub calls of a batch size run in turn,
 three times, and each rate is the median (`measure_alternating`).
@@ -59,13 +66,14 @@ TARGETS = [
             "config": _config(1, NEW_TOKENS, True),
             "implementation": "transformer_keras",
             "precision": "float32",
-            "xla": False,
+            "xla": True,
         },
         {  # KerasHub compiles `generate` with XLA where Keras' "auto" does (not on CPU).
             "benchmark": "generate",
             "config": _config(1, NEW_TOKENS, True),
             "implementation": "keras_hub",
             "precision": "float32",
+            "xla": False,
         },
         "tokens_per_second",
         1.5,
@@ -137,7 +145,7 @@ def saved_model_generator(signature, tokenizer, prompt_texts, new_tokens):
     return generate
 
 
-def keras_hub_model(size):
+def keras_hub_model(size, jit_compile="auto", dtype=None):
     """KerasHub's `GPT2CausalLM` at `size`, random weights, greedy sampler."""
     import keras
     import keras_hub
@@ -151,9 +159,10 @@ def keras_hub_model(size):
         intermediate_dim=size.intermediate_dim,
         dropout=0.0,
         max_sequence_length=size.context,
+        dtype=dtype,
     )
     model = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
-    model.compile(sampler="greedy")
+    model.compile(sampler="greedy", jit_compile=jit_compile)
     return model
 
 
@@ -172,10 +181,12 @@ def keras_hub_generator(model, prompts, new_tokens):
     return generate
 
 
-def _row(batch, new_tokens, cache, implementation, xla, rate, reloaded=False):
+def _row(
+    batch, new_tokens, cache, implementation, xla, rate, reloaded=False, precision="float32"
+):
     anchors = ()
     if implementation == "transformer_keras" and cache:
-        anchor = {"implementation": "keras_hub", "xla": None}
+        anchor = {"implementation": "keras_hub", "xla": False, "precision": precision}
         if reloaded:  # the SavedModel row's anchor is KerasHub's row of the same batch
             anchor["config"] = _config(batch, new_tokens, True)
         anchors = (anchor,)
@@ -183,7 +194,7 @@ def _row(batch, new_tokens, cache, implementation, xla, rate, reloaded=False):
         "generate",
         _config(batch, new_tokens, cache, reloaded),
         implementation,
-        "float32",
+        precision,
         xla,
         figures={"tokens_per_second": rate},
         anchors=anchors,
@@ -202,8 +213,11 @@ def run(settings):
     tokenizer = _tokenizer(size)
     model = transformer_keras_lm(size, tokenizer=tokenizer)
     model.build()
+    model_bfloat16 = model.with_dtype("bfloat16")
     hub = keras_hub_model(size)
     hub_xla = bool(getattr(hub, "jit_compile", False))
+    hub_compiled = keras_hub_model(size, jit_compile=True)
+    hub_bfloat16 = keras_hub_model(size, dtype="bfloat16")
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         path = export_language_model(model, f"{folder}/lm", keras_file=False)
@@ -214,15 +228,22 @@ def run(settings):
             rates = measure_alternating(
                 {
                     "keras": keras_generator(model, prompts.tolist(), new_tokens, True),
+                    "keras_bfloat16": keras_generator(
+                        model_bfloat16, prompts.tolist(), new_tokens, True
+                    ),
                     "savedmodel": saved_model_generator(
                         signature, tokenizer, texts, new_tokens
                     ),
                     "keras_hub": keras_hub_generator(hub, prompts, new_tokens),
+                    "keras_hub_xla": keras_hub_generator(hub_compiled, prompts, new_tokens),
+                    "keras_hub_bfloat16": keras_hub_generator(
+                        hub_bfloat16, prompts, new_tokens
+                    ),
                 },
                 repeats,
             )
             rows.append(
-                _row(batch, new_tokens, True, "transformer_keras", False, rates["keras"])
+                _row(batch, new_tokens, True, "transformer_keras", True, rates["keras"])
             )
             rows.append(
                 _row(
@@ -230,12 +251,37 @@ def run(settings):
                     new_tokens,
                     True,
                     "transformer_keras",
-                    False,
+                    True,
+                    rates["keras_bfloat16"],
+                    precision="bfloat16",
+                )
+            )
+            rows.append(
+                _row(
+                    batch,
+                    new_tokens,
+                    True,
+                    "transformer_keras",
+                    True,
                     rates["savedmodel"],
                     True,
                 )
             )
             rows.append(_row(batch, new_tokens, True, "keras_hub", hub_xla, rates["keras_hub"]))
+            rows.append(
+                _row(batch, new_tokens, True, "keras_hub", True, rates["keras_hub_xla"])
+            )
+            rows.append(
+                _row(
+                    batch,
+                    new_tokens,
+                    True,
+                    "keras_hub",
+                    hub_xla,
+                    rates["keras_hub_bfloat16"],
+                    precision="bfloat16",
+                )
+            )
             # Without the cache the window is recomputed at every step: the cost
             # grows with the output, so batch 16 generates fewer tokens.
             count = new_tokens if batch == 1 else new_tokens // 8

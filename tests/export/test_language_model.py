@@ -194,3 +194,12 @@ def test_a_subword_model_generates_the_same_text_after_reloading(tmp_path):
     texts = call(generate, prompts, **{**GREEDY, "max_new_tokens": 6})
     assert texts == keras_generate(model, prompts, **{**GREEDY, "max_new_tokens": 6})
     assert any(texts)
+
+
+def test_a_bfloat16_copy_exports_and_generates_what_it_generates_in_keras(model, tmp_path):
+    fast = model.with_dtype("bfloat16")
+    path = export_language_model(fast, tmp_path / "bf16", keras_file=False)
+    generate = load_saved_model(path).signatures["generate"]
+    assert call(generate, PROMPTS, **GREEDY) == keras_generate(fast, PROMPTS, **GREEDY)
+    sampled = {**GREEDY, "temperature": 0.8, "seed": 4}
+    assert call(generate, PROMPTS, **sampled) == keras_generate(fast, PROMPTS, **sampled)
