@@ -103,6 +103,7 @@ class TransformerLM(Task):
         "tie_embeddings",
         "tokenizer",
     )
+    tokenizer_keys = ("tokenizer",)
 
     def __init__(
         self,
@@ -605,23 +606,3 @@ class TransformerLM(Task):
         from transformer_keras.training.metrics import MaskedAccuracy, Perplexity
 
         return [Perplexity(pad_id=self.pad_id), MaskedAccuracy(pad_id=self.pad_id)]
-
-    # ----------------------------------------------------------------- config
-    def get_config(self):
-        config = super().get_config()
-        if self.tokenizer is not None:
-            config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        # Register the tokenizer classes, and the optimizer, loss and metrics
-        # that `compile_from_config` rebuilds, for a process that imported
-        # neither (e.g. `transformer-keras evaluate lm`).
-        import transformer_keras.text  # noqa: F401
-        import transformer_keras.training  # noqa: F401
-
-        config = dict(config)
-        if config.get("tokenizer") is not None:
-            config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
-        return super().from_config(config)

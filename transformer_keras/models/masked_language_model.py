@@ -92,6 +92,7 @@ class MaskedLanguageModel(Task):
         "max_selections",
         "tokenizer",
     )
+    tokenizer_keys = ("tokenizer",)
 
     def __init__(
         self,
@@ -308,27 +309,3 @@ class MaskedLanguageModel(Task):
         from transformer_keras.training.metrics import MaskedAccuracy
 
         return [MaskedAccuracy(pad_id=self.pad_id, name="accuracy")]
-
-    # ---------------------------------------------------------------- saving
-    def save_assets(self, dir_path):
-        """Saves the tokenizer's files (a SentencePiece model) in `.keras` files."""
-        if hasattr(self.tokenizer, "save_assets"):
-            self.tokenizer.save_assets(dir_path)
-
-    def load_assets(self, dir_path):
-        if hasattr(self.tokenizer, "load_assets"):
-            self.tokenizer.load_assets(dir_path)
-
-    # ---------------------------------------------------------------- config
-    def get_config(self):
-        config = super().get_config()
-        if self.tokenizer is not None:
-            config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if config.get("tokenizer") is not None:
-            config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
-        return super().from_config(config)

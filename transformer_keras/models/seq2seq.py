@@ -377,21 +377,9 @@ class Transformer(TranslationMixin, Task):
 
     def get_config(self):
         config = super().get_config()
-        for key in self.tokenizer_keys:
-            tokenizer = config.pop(key)
-            if key == "target_tokenizer" and tokenizer is self.source_tokenizer:
-                tokenizer = None  # joint vocabulary: stored once
-            if tokenizer is not None:
-                config[key] = keras.saving.serialize_keras_object(tokenizer)
+        if self.target_tokenizer is self.source_tokenizer:
+            config["target_tokenizer"] = None  # joint vocabulary: stored once
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in cls.tokenizer_keys:
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return super().from_config(config)
 
 
 def _check_inputs(inputs):

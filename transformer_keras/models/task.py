@@ -33,12 +33,15 @@ class Task(keras.Model):
         presets: `{name: {constructor argument: value}}`.
         config_keys: the constructor arguments, each stored as an attribute of
             the same name; `get_config` returns them all.
+        tokenizer_keys: those of them that hold tokenizer layers, serialized
+            in the config (vocabularies and SentencePiece models included).
     and implement `default_optimizer()`, `default_loss()` and
     `default_metrics()` for `compile()`.
     """
 
     presets = {}
     config_keys = ()
+    tokenizer_keys = ()
 
     @classmethod
     def preset_names(cls):
@@ -133,10 +136,22 @@ class Task(keras.Model):
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update({key: getattr(self, key) for key in self.config_keys})
+        for key in self.tokenizer_keys:
+            if config.get(key) is not None:
+                config[key] = keras.saving.serialize_keras_object(config[key])
         return config
 
     @classmethod
     def from_config(cls, config):
+        # Registers the tokenizer classes, and the optimizers, losses and
+        # metrics that `compile_from_config` rebuilds, in a process that
+        # imported neither (e.g. `transformer-keras evaluate`).
+        import transformer_keras.text  # noqa: F401
+        import transformer_keras.training  # noqa: F401
+
         config = dict(config)
         config.pop("trainable", None)
+        for key in cls.tokenizer_keys:
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
