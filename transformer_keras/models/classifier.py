@@ -168,8 +168,8 @@ class TransformerClassifier(Task):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.use_bias = use_bias
         # Not a tracked sub-layer: Keras turns `jit_compile` off for a model with
-        # a layer of string ops. The tokenizer is saved through the config and
-        # `save_assets` below, and exported through `track=`.
+        # a layer of string ops. The tokenizer is saved through the config
+        # (`Task.tokenizer_keys`), and exported through `track=`.
         object.__setattr__(self, "tokenizer", tokenizer)
         self.label_names = label_names
 
