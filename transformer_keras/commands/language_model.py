@@ -68,6 +68,13 @@ def register(commands):
     train.add_argument("--sample-prompt", default="", help="prompt of the per-epoch sample")
     add_training_arguments(train)  # --strategy, --seed, --deterministic, --save-every
     train.add_argument("--no-xla", action="store_true", help="do not XLA-compile steps")
+    train.add_argument(
+        "--export-dtype",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="weights of the exported model; bfloat16 generates about 2.5x faster on a "
+        "CPU (Task.with_dtype)",
+    )
     train.set_defaults(handler=train_command)
 
     generate = commands.top.add_parser(
@@ -288,6 +295,8 @@ def train_command(args):
     if len(validation_ids) > 1:
         loss, _ = evaluate_ids(model, validation_ids)
         print(f"validation loss {loss:.4f} perplexity {math.exp(loss):.2f}")
+    if args.export_dtype != "float32":
+        model = model.with_dtype(args.export_dtype)
     with chief_writes(args.output, strategy) as target:  # Other workers: a temp copy.
         path = export_language_model(model, target)
     print(f"exported {path} (and {path}.keras) in {time.time() - started:.0f} s")

@@ -134,7 +134,11 @@ class Task(keras.Model):
         return copy
 
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+        }
         config.update({key: getattr(self, key) for key in self.config_keys})
         for key in self.tokenizer_keys:
             if config.get(key) is not None:
