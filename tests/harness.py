@@ -43,9 +43,10 @@ What is checked, each as its own `assert_*` function that tests may call alone:
    is built by `model_fn` while the global policy is set (always restored).
 
 Tensor call arguments (padding masks, a context, a cache) are passed in
-`call_kwargs` as NumPy arrays: the harness turns every NumPy array into a
-`keras.Input` of the functional model and passes every other value (bools,
-ints) as is. The first dimension of every array is the batch.
+`call_kwargs` as NumPy arrays, or tuples/lists/dicts of them (a per-layer
+cache): the harness turns every such array into a `keras.Input` of the
+functional model and passes every other value (bools, ints) as is. The first
+dimension of every array is the batch.
 
 Why not `keras.src.testing.TestCase.run_layer_test`: it is private API bound to
 `unittest`, and it checks neither `.keras` round trips with equal outputs nor
@@ -104,6 +105,16 @@ def _config_json(obj):
 
 def _dtype(tensor):
     return keras.backend.standardize_dtype(tensor.dtype)
+
+
+def _is_array_nest(value):
+    """A NumPy array, or a non-empty tuple/list/dict whose leaves all are."""
+    if isinstance(value, np.ndarray):
+        return True
+    if not isinstance(value, (tuple, list, dict)):
+        return False
+    leaves = keras.tree.flatten(value)
+    return bool(leaves) and all(isinstance(leaf, np.ndarray) for leaf in leaves)
 
 
 def _symbolic_inputs(data):
@@ -220,7 +231,8 @@ def run_layer_test(
         init_kwargs: constructor arguments (without `dtype`).
         input_data: NumPy array, the first positional call argument.
         tmp_path: pytest's `tmp_path`, where the `.keras` file goes.
-        call_kwargs: other call arguments; NumPy arrays become model inputs.
+        call_kwargs: other call arguments; NumPy arrays (and nests of them)
+            become model inputs.
         expected_output_shape: shape of the first output, or of every output as
             a nested structure of tuples.
         run_training: run the `fit` step.
@@ -237,7 +249,7 @@ def run_layer_test(
         The built float32 layer and its eager outputs, for further assertions.
     """
     call_kwargs = dict(call_kwargs or {})
-    tensor_kwargs = {k: v for k, v in call_kwargs.items() if isinstance(v, np.ndarray)}
+    tensor_kwargs = {k: v for k, v in call_kwargs.items() if _is_array_nest(v)}
     static_kwargs = {k: v for k, v in call_kwargs.items() if k not in tensor_kwargs}
     data = {"inputs": input_data, **tensor_kwargs}
 

@@ -224,7 +224,7 @@ def test_attention_block_dropouts_are_active_only_when_training(rng):
 def test_grouped_query_shapes_of_weights_scores_and_cache(rng):
     query = _inputs(rng, B, T, D)
     layer = _attention(num_heads=4, num_key_value_heads=2)
-    cache = np.zeros((B, 2, T, 2, H), "float32")  # (B, 2, S_max, K, H)
+    cache = np.zeros((B, 2, 2, T, H), "float32")  # (B, 2, K, S_max, H)
     outputs, scores, new_cache = layer(
         query, cache=cache, cache_update_index=0, return_attention_scores=True
     )
@@ -233,16 +233,18 @@ def test_grouped_query_shapes_of_weights_scores_and_cache(rng):
     assert tuple(layer.value_dense.kernel.shape) == (D, 2, H)
     assert outputs.shape == (B, T, D)
     assert scores.shape == (B, 4, T, T)
-    assert new_cache.shape == (B, 2, T, 2, H)
-    np.testing.assert_allclose(new_cache[:, 0], layer.key_dense(query), atol=1e-6)
-    np.testing.assert_allclose(new_cache[:, 1], layer.value_dense(query), atol=1e-6)
+    assert new_cache.shape == (B, 2, 2, T, H)  # heads before positions
+    keys = np.transpose(new_cache[:, 0], (0, 2, 1, 3))  # (B, S, K, H)
+    values = np.transpose(new_cache[:, 1], (0, 2, 1, 3))  # (B, S, K, H)
+    np.testing.assert_allclose(keys, layer.key_dense(query), atol=1e-6)
+    np.testing.assert_allclose(values, layer.value_dense(query), atol=1e-6)
 
 
 # ------------------------------------------------------------------- the KV cache
 def _decode(layer, query, chunks, num_key_value_heads):
     """Runs `query` through the cache in chunks of the given lengths."""
     batch, length, _ = query.shape
-    cache = ops.zeros((batch, 2, length, num_key_value_heads, H))  # (B, 2, S_max, K, H)
+    cache = ops.zeros((batch, 2, num_key_value_heads, length, H))  # (B, 2, K, S_max, H)
     outputs, start = [], 0
     for size in chunks:
         step_outputs, cache = layer(
@@ -277,6 +279,7 @@ def test_static_cache_equals_attending_to_the_value(rng):
     layer = _built_attention(rng, query, value)
     mask = np.array([[1] * 4 + [0] * 2, [1] * 6], bool)
     cache = ops.stack([layer.key_dense(value), layer.value_dense(value)], axis=1)
+    cache = ops.transpose(cache, (0, 1, 3, 2, 4))  # (B, 2, K, S, H)
     expected = layer(query, value, value_padding_mask=mask)
     outputs, returned_cache = layer(query, cache=cache, value_padding_mask=mask)
     np.testing.assert_allclose(outputs, expected, atol=1e-6)
@@ -389,7 +392,7 @@ def test_attention_block_bad_arguments_are_clear_errors(kwargs, message):
         ),
         (
             {
-                "cache": np.zeros((B, 2, 7, N, H), "float32"),
+                "cache": np.zeros((B, 2, N, 7, H), "float32"),
                 "value_padding_mask": np.ones((B, T), bool),
             },
             r"`value_padding_mask`.*Received: value_padding_mask.shape=\(2, 5\)",

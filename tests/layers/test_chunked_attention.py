@@ -109,7 +109,7 @@ def test_cache_prefill_and_decoding_equal_dense(rng):
     _copy_weights(dense, chunked, x)
 
     def prefill_then_step(layer):
-        cache = ops.zeros((B, 2, 8, N, H))  # (B, 2, S_max, K, H)
+        cache = ops.zeros((B, 2, N, 8, H))  # (B, 2, K, S_max, H)
         prefill, cache = layer(
             x[:, :6], cache=cache, cache_update_index=0, use_causal_mask=True
         )

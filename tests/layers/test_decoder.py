@@ -81,10 +81,10 @@ def test_cached_decoder_step_harness(rng, tmp_path):
         {"num_layers": 2, **TINY, "cross_attention": False, "num_key_value_heads": num_kv},
         _inputs(rng, B, 1, D),
         call_kwargs={
-            "cache": np.zeros((B, 2, 2, T, num_kv, 4), "float32"),
+            "cache": tuple(np.zeros((B, 2, num_kv, T, 4), "float32") for _ in range(2)),
             "cache_update_index": 2,
         },
-        expected_output_shape=((B, 1, D), (B, 2, 2, T, num_kv, 4)),
+        expected_output_shape=((B, 1, D), ((B, 2, num_kv, T, 4), (B, 2, num_kv, T, 4))),
         run_training=False,  # a decoding step, not a training graph
         tmp_path=tmp_path,
     )
@@ -198,7 +198,7 @@ def test_cross_attention_cache_of_a_masked_context_keeps_the_mask_quietly():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "does not support masking" warning
         cache = decoder.cross_attention_cache(context)
-    assert tuple(cache.shape) == (1, 2, 2, 3, 2, 4)  # (B, L, 2, S, K, H)
+    assert [tuple(c.shape) for c in cache] == [(1, 2, 2, 3, 4)] * 2  # L x (B, 2, K, S, H)
     assert implicit_mask(context) is not None
 
 
@@ -225,8 +225,8 @@ def _decode_layer(
     """Feeds `x` one position at a time through a `DecoderLayer` cache."""
     attention = layer.self_attention_block.attention
     cache = ops.zeros(
-        (x.shape[0], 2, x.shape[1], attention.num_key_value_heads, attention.key_dim)
-    )
+        (x.shape[0], 2, attention.num_key_value_heads, x.shape[1], attention.key_dim)
+    )  # (B, 2, K, S_max, H)
     steps = []
     for index in range(x.shape[1]):
         outputs, cache = layer(
@@ -253,8 +253,11 @@ def test_decoder_layer_with_cross_attention_decodes_through_the_cache(rng):
     full = np.asarray(layer(x, context=context, context_padding_mask=SOURCE_PADDING))
     stepwise = _decode_layer(layer, x, context=context, context_padding_mask=SOURCE_PADDING)
     np.testing.assert_allclose(stepwise, full, atol=1e-5)
-    cross_cache = layer.compute_cross_attention_cache(context)  # (B, 2, S, K, H)
-    assert tuple(cross_cache.shape) == (B, 2, S, 2, 4)
+    cross_cache = layer.compute_cross_attention_cache(context)  # (B, 2, K, S, H)
+    assert tuple(cross_cache.shape) == (B, 2, 2, S, 4)
+    keys = np.transpose(cross_cache[:, 0], (0, 2, 1, 3))  # (B, S, K, H)
+    attention = layer.cross_attention_block.attention
+    np.testing.assert_allclose(keys, attention.key_dense(context), atol=1e-6)
     cached = _decode_layer(
         layer, x, cross_attention_cache=cross_cache, context_padding_mask=SOURCE_PADDING
     )
@@ -274,14 +277,15 @@ def test_decoder_stack_decodes_through_initial_cache(cross_attention, rng):
         {"context": context, "context_padding_mask": SOURCE_PADDING} if cross_attention else {}
     )
     full = np.asarray(decoder(x, **kwargs))
-    cache = decoder.initial_cache(B, T + 2)  # room to spare: (B, L, 2, S_max, K, H)
-    assert tuple(cache.shape) == (B, 2, 2, T + 2, 1, 4)
+    cache = decoder.initial_cache(B, T + 2)  # room to spare: L x (B, 2, K, S_max, H)
+    assert [tuple(c.shape) for c in cache] == [(B, 2, 1, T + 2, 4)] * 2
     if cross_attention:
         kwargs = {
             "cross_attention_cache": decoder.cross_attention_cache(context),
             "context_padding_mask": SOURCE_PADDING,
         }
-        assert tuple(kwargs["cross_attention_cache"].shape) == (B, 2, 2, S, 1, 4)
+        cross_shapes = [tuple(c.shape) for c in kwargs["cross_attention_cache"]]
+        assert cross_shapes == [(B, 2, 1, S, 4)] * 2
     steps = []
     for index in range(T):
         outputs, cache = decoder(
@@ -297,7 +301,7 @@ def test_decoder_stack_decodes_through_initial_cache(cross_attention, rng):
 def test_initial_cache_follows_the_compute_dtype():
     decoder = Decoder(num_layers=1, **TINY, cross_attention=False, dtype="mixed_bfloat16")
     decoder(np.zeros((1, 2, D), "float32"))
-    cache = decoder.initial_cache(3, 4)
+    (cache,) = decoder.initial_cache(3, 4)
     assert keras.backend.standardize_dtype(cache.dtype) == "bfloat16"
     assert not np.asarray(cache, "float32").any()
 

@@ -110,7 +110,7 @@ def test_mixed_precision_logits_are_float32_and_finite(policy):
 def test_generation_and_scoring_run_under_mixed_float16():
     with dtype_policy("mixed_float16"):
         model = TransformerLM(**TINY, tokenizer=ByteTokenizer())
-        assert model.initial_cache(1).dtype == "float16"
+        assert [c.dtype == "float16" for c in model.initial_cache(1)] == [True] * 2
         continuation = model.generate([[70, 71, 72]], max_new_tokens=4, temperature=0.7, seed=0)
         nll = model.score(["abc"])
     assert len(continuation[0]) == 4 and all(1 <= t < 260 for t in continuation[0])  # no pad

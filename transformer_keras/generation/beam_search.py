@@ -43,9 +43,10 @@ def expand_to_beams(tensor, beam_size):
     """`(B, ...)` -> `(B * K, ...)`: each row repeated `K` times, rows of a batch adjacent.
 
     Used for what the step function closes over (cross-attention cache, source
-    padding mask) and for the initial self-attention cache.
+    padding mask) and for the initial self-attention cache; `tensor` may be a
+    nest of tensors (a per-layer cache tuple).
     """
-    return tf.repeat(tensor, beam_size, axis=0)
+    return tf.nest.map_structure(lambda t: tf.repeat(t, beam_size, axis=0), tensor)
 
 
 def _flatten(tensor):

@@ -68,11 +68,14 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             `value`.
         attention_mask: `(B, T, S)` boolean, True = may attend.
         use_causal_mask: forbid attending to later positions.
-        cache: `(B, 2, S_max, K, H)` keys and values. With
-            `cache_update_index`, the new keys and values are written at that
-            index and attention runs over the whole cache; without it, the cache
-            is used as is (pre-computed cross-attention keys and values) and
-            `value`/`key` are ignored.
+        cache: `(B, 2, K, S_max, H)` keys and values, heads before positions
+            so that a one-query step reads each head's keys as one contiguous
+            block (a `(B, S, K, H)` layout made XLA transpose the whole cache
+            at every step: 2.5x slower). With `cache_update_index`, the new
+            keys and values are written at that index and attention runs over
+            the whole cache; without it, the cache is used as is
+            (pre-computed cross-attention keys and values) and `value`/`key`
+            are ignored.
         cache_update_index: scalar int, position of the first query token.
         return_attention_scores: also return the `(B, N, T, S)` probabilities.
         training: enables attention dropout.
@@ -197,7 +200,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         self_attention = value is None
         value = query if value is None else value
         key = value if key is None else key
-        key_length = value.shape[1] if cache is None else cache.shape[2]
+        key_length = value.shape[1] if cache is None else cache.shape[3]
         masks.check_padding_mask("query_padding_mask", query_padding_mask, *query.shape[:2])
         masks.check_padding_mask(
             "value_padding_mask", value_padding_mask, query.shape[0], key_length
@@ -219,7 +222,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
 
         attention_mask = masks.merge_attention_masks(
             query_length=_length(query_heads),
-            key_length=_length(key_heads),
+            key_length=_length(key_heads, axis=2 if cache is not None else 1),
             query_padding_mask=query_padding_mask,
             key_padding_mask=value_padding_mask,
             attention_mask=attention_mask,
@@ -233,6 +236,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             attention_mask=attention_mask,
             training=training,
             return_attention_scores=return_attention_scores,
+            heads_first=cache is not None,
         )
         output = self._output_dense(output)  # (B, T, D)
         results = (output,)
@@ -246,7 +250,8 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         """Query, key and value heads, reading or updating the cache.
 
         Returns:
-            `(B, T, N, H)` queries, `(B, S, K, H)` keys and values, and the
+            `(B, T, N, H)` queries; keys and values, `(B, S, K, H)` without a
+            cache and `(B, K, S, H)` (the cache's layout) with one; and the
             cache (updated with the new keys and values when
             `cache_update_index` is given).
         """
@@ -255,16 +260,18 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             query_heads = self.rotary_embedding(query_heads, start_index=offset)
         if cache is not None and cache_update_index is None:
             # Static cache: pre-computed keys and values (cross-attention).
-            return query_heads, cache[:, 0], cache[:, 1], cache  # keys (B, S, K, H)
+            return query_heads, cache[:, 0], cache[:, 1], cache  # keys (B, K, S, H)
         key_heads = self._key_dense(key)  # (B, S, K, H)
         value_heads = self._value_dense(value)  # (B, S, K, H)
         if self.rotary_embedding is not None:
             key_heads = self.rotary_embedding(key_heads, start_index=offset)
         if cache is not None:
-            start = [0, cache_update_index, 0, 0]
-            key_heads = ops.slice_update(cache[:, 0], start, key_heads)
-            value_heads = ops.slice_update(cache[:, 1], start, value_heads)
-            cache = ops.stack([key_heads, value_heads], axis=1)  # (B, 2, S, K, H)
+            # One in-place write of the new positions (XLA updates the loop's
+            # buffer; stacking updated halves would copy the whole cache).
+            new = ops.stack([key_heads, value_heads], axis=1)  # (B, 2, T, K, H)
+            new = ops.transpose(new, (0, 1, 3, 2, 4))  # (B, 2, K, T, H)
+            cache = ops.slice_update(cache, [0, 0, 0, cache_update_index, 0], new)
+            key_heads, value_heads = cache[:, 0], cache[:, 1]  # (B, K, S, H)
         return query_heads, key_heads, value_heads, cache
 
     def _compute_attention(
@@ -275,12 +282,15 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         attention_mask=None,
         training=None,
         return_attention_scores=False,
+        heads_first=False,
     ):
         """Scaled dot-product attention on projected heads (equation 1).
 
         Args:
-            query: `(B, T, N, H)`; key: `(B, S, K, H)`; value: `(B, S, K, H)`.
+            query: `(B, T, N, H)`; key and value: `(B, S, K, H)`, or
+                `(B, K, S, H)` with `heads_first=True` (a cache's layout).
             attention_mask: `(B, T, S)` boolean or `None`.
+            heads_first: layout of `key` and `value`.
 
         Returns:
             `(B, T, N, H)` outputs and the `(B, N, T, S)` probabilities (or
@@ -288,11 +298,16 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         """
         groups = self._num_heads // self.num_key_value_heads
         if groups > 1:
-            key = ops.repeat(key, groups, axis=2)  # (B, S, N, H)
-            value = ops.repeat(value, groups, axis=2)  # (B, S, N, H)
+            key = ops.repeat(key, groups, axis=1 if heads_first else 2)  # N heads
+            value = ops.repeat(value, groups, axis=1 if heads_first else 2)
         mask = None if attention_mask is None else attention_mask[:, None]  # (B, 1, T, S)
         attention_dropout = bool(training) and self._dropout > 0
-        if not return_attention_scores and not attention_dropout:
+        if heads_first and self.attention_chunk_size is not None:
+            # Long cached prefills: chunk in the (B, S, N, H) layout.
+            key = ops.transpose(key, (0, 2, 1, 3))  # (B, S, N, H)
+            value = ops.transpose(value, (0, 2, 1, 3))  # (B, S, N, H)
+            heads_first = False
+        if not return_attention_scores and not attention_dropout and not heads_first:
             if self.attention_chunk_size is not None:
                 output = chunked_dot_product_attention(
                     query,
@@ -307,14 +322,15 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
                 query, key, value, mask=mask, scale=self._inverse_sqrt_key_dim
             )
             return output, None
-        scores = ops.einsum("btnh,bsnh->bnts", query, key)  # (B, N, T, S)
+        keys = "bnsh" if heads_first else "bsnh"
+        scores = ops.einsum(f"btnh,{keys}->bnts", query, key)  # (B, N, T, S)
         scores = ops.cast(scores, "float32") * self._inverse_sqrt_key_dim
         if mask is not None:
             scores = ops.where(mask, scores, _MASKED_SCORE)
         probabilities = ops.softmax(scores, axis=-1)  # float32
         dropped = self._dropout_layer(probabilities, training=training)
         output = ops.einsum(
-            "bnts,bsnh->btnh", ops.cast(dropped, value.dtype), value
+            f"bnts,{keys}->btnh", ops.cast(dropped, value.dtype), value
         )  # (B, T, N, H)
         return output, probabilities
 
@@ -326,7 +342,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         output = keras.KerasTensor(query.shape[:-1] + (width,), dtype=self.compute_dtype)
         results = (output,)
         if return_scores:
-            key_length = cache.shape[2] if cache is not None else value.shape[1]
+            key_length = cache.shape[3] if cache is not None else value.shape[1]
             results += (
                 keras.KerasTensor(
                     (query.shape[0], self._num_heads, query.shape[1], key_length),
@@ -358,9 +374,9 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         return config
 
 
-def _length(heads):
-    """Static length of axis 1 when known, else the dynamic one."""
-    return heads.shape[1] if heads.shape[1] is not None else ops.shape(heads)[1]
+def _length(heads, axis=1):
+    """Static length of `axis` when known, else the dynamic one."""
+    return heads.shape[axis] if heads.shape[axis] is not None else ops.shape(heads)[axis]
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -466,9 +482,9 @@ class AttentionBlock(ResidualBlock):
         training=None,
     ):
         masks.check_padding_mask("padding_mask", padding_mask, *inputs.shape[:2])
-        if cache is not None:  # (B, 2, S, K, H)
+        if cache is not None:  # (B, 2, K, S, H)
             masks.check_padding_mask(
-                "context_padding_mask", context_padding_mask, cache.shape[0], cache.shape[2]
+                "context_padding_mask", context_padding_mask, cache.shape[0], cache.shape[3]
             )
         elif context is not None:  # (B, S, D)
             masks.check_padding_mask(

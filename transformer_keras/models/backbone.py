@@ -198,13 +198,13 @@ class Backbone(keras.layers.Layer):
         return self.embedding(hidden, reverse=True)
 
     def initial_cache(self, batch_size, max_length=None):
-        """Zero self-attention cache `(B, L, 2, S_max, K, H)` of a decoder backbone."""
+        """Zero self-attention cache of a decoder backbone: `L` x `(B, 2, K, S_max, H)`."""
         if max_length is None:  # not `or`: max_length may be a symbolic tensor
             max_length = self.max_sequence_length
         return self.transformer.initial_cache(batch_size, max_length)
 
     def cross_attention_cache(self, context):
-        """Cross-attention keys and values of `context`, `(B, L, 2, S, K, H)`."""
+        """Cross-attention keys and values of `context`: `L` x `(B, 2, K, S, H)`."""
         return self.transformer.cross_attention_cache(context)
 
     def compute_output_shape(self, token_ids_shape, *args, **kwargs):

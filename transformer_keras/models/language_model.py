@@ -227,7 +227,7 @@ class TransformerLM(Task):
 
         Args:
             token_ids: `(B, T)` new token ids.
-            cache: `(B, L, 2, C, K, H)` from `initial_cache`, or `None`.
+            cache: `L` x `(B, 2, K, C, H)` from `initial_cache`, or `None`.
             cache_update_index: scalar int, position of `token_ids[:, 0]`.
 
         Returns:
@@ -241,7 +241,7 @@ class TransformerLM(Task):
         return self.logits(hidden), cache
 
     def initial_cache(self, batch_size):
-        """Zero KV cache `(B, L, 2, C, K, H)` covering the whole context."""
+        """Zero KV cache `L` x `(B, 2, K, C, H)` covering the whole context."""
         return self.backbone.initial_cache(batch_size, self.max_sequence_length)
 
     def attention_scores(self, inputs):

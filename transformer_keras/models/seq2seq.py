@@ -301,10 +301,10 @@ class Transformer(TranslationMixin, Task):
             context: `(B, S, D)` from `encode()`; optional when
                 `cross_attention_cache` is given.
             source_padding_mask: `(B, S)` from `encode()`.
-            cache: `(B, L, 2, T_max, K, H)` self-attention cache from
+            cache: `L` x `(B, 2, K, T_max, H)` self-attention cache from
                 `initial_cache()`; needs `cache_update_index`.
             cache_update_index: scalar int, position of `target_ids[:, 0]`.
-            cross_attention_cache: `(B, L, 2, S, K, H)` from
+            cross_attention_cache: `L` x `(B, 2, K, S, H)` from
                 `cross_attention_cache(context)`.
             return_attention_scores: also return the per-layer score dicts
                 (`"self_attention"` and `"cross_attention"`, `(B, N, T, S)`).
@@ -336,11 +336,11 @@ class Transformer(TranslationMixin, Task):
         return ops.cast(logits, "float32")
 
     def initial_cache(self, batch_size, max_length=None):
-        """Zero self-attention cache `(B, L, 2, T_max, K, H)` of the decoder."""
+        """Zero self-attention cache of the decoder: `L` x `(B, 2, K, T_max, H)`."""
         return self.decoder.initial_cache(batch_size, max_length)
 
     def cross_attention_cache(self, context):
-        """Cross-attention keys and values of `context`: `(B, L, 2, S, K, H)`."""
+        """Cross-attention keys and values of `context`: `L` x `(B, 2, K, S, H)`."""
         return self.decoder.cross_attention_cache(context)
 
     def cross_attention_scores(self, source_ids, target_ids):

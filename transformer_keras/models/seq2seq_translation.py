@@ -179,7 +179,7 @@ class TranslationMixin:
         cross_cache = expand_to_beams(self.cross_attention_cache(context), beam_size)
         step_fn = self._step_function(
             expand_to_beams(source_padding_mask, beam_size),  # (B*K, S)
-            cross_cache,  # (B*K, L, 2, S, K, H)
+            cross_cache,  # L x (B*K, 2, K, S, H)
         )
         return beam_search(
             step_fn,
