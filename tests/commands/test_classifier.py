@@ -164,6 +164,51 @@ def test_interrupted_training_resumes(tmp_path):
 
 
 @pytest.mark.slow  # trains a model
+def test_conv_kernel_size_reaches_the_exported_model(tmp_path):
+    train = _write_tsv(tmp_path / "train.tsv", 64, seed=0, header="sentence\tlabel")
+    output = tmp_path / "conv"
+    code = cli.main(
+        ["train", "classifier", "--train", str(train), "--output", str(output),
+         "--conv-kernel-size", "3", *FAST, "--epochs", "1"]
+    )  # fmt: skip
+    assert code == 0
+    model = keras.saving.load_model(f"{output}.keras")
+    assert model.conv_kernel_size == 3 and tuple(model.conv.kernel.shape)[0] == 3
+
+
+@pytest.mark.slow  # trains two models
+def test_ensemble_trains_members_and_exports_their_average(tmp_path, capsys):
+    from transformer_keras.models.classifier import ClassifierEnsemble
+
+    train = _write_tsv(tmp_path / "train.tsv", 64, seed=0, header="sentence\tlabel")
+    output = tmp_path / "ensemble"
+    code = cli.main(
+        ["train", "classifier", "--train", str(train), "--output", str(output),
+         "--ensemble", "2", "--seed", "3", *FAST, "--epochs", "1"]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ensemble member 2 of 2 (seed 4)" in out
+    model = keras.saving.load_model(f"{output}.keras")
+    assert isinstance(model, ClassifierEnsemble) and len(model.members) == 2
+    first, second = (member.get_weights()[0] for member in model.members)
+    assert not np.allclose(first, second)  # other seeds
+    served = commands.predict_texts(commands.load_classifier_signature(str(output))[0], ["ok"])
+    _, _, probabilities = model.classify(["ok"])
+    np.testing.assert_allclose(served[2], probabilities, atol=1e-5)
+    # A run started again finds the members' final weights instead of training.
+    data = commands.load_labelled(str(train))
+    again = commands.fit_classifier(
+        data, None, f"{output}.training", preset="tiny", vocabulary_size=200, epochs=1,
+        seed=3, ensemble_size=2, verbose=0,
+    )  # fmt: skip
+    assert capsys.readouterr().out.count("trained weights found") == 2
+    np.testing.assert_allclose(
+        again.members[1].get_weights()[0], model.members[1].get_weights()[0]
+    )
+
+
+@pytest.mark.slow  # trains a model
 def test_weight_averaging_leaves_the_average_in_the_model(tmp_path):
     texts, labels = generate_sentiment_examples(64, seed=0)
     data = from_texts(texts, labels, LABEL_NAMES)

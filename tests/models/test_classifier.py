@@ -1,4 +1,5 @@
-"""TransformerClassifier: harness, pooling, masks, presets, tokenizer in config, training."""
+"""TransformerClassifier: harness, pooling, masks, presets, tokenizer in config, training,
+n-gram convolution; ClassifierEnsemble."""
 
 import keras
 import numpy as np
@@ -11,7 +12,7 @@ from tests.harness import (
     run_model_test,
     to_numpy,
 )
-from transformer_keras.models.classifier import TransformerClassifier
+from transformer_keras.models.classifier import ClassifierEnsemble, TransformerClassifier
 
 TINY = dict(
     vocabulary_size=20,
@@ -150,6 +151,62 @@ def test_token_dropout_round_trips_and_defaults_off():
     assert TransformerClassifier.from_config(model.get_config()).token_dropout == 0.2
     with pytest.raises(ValueError, match="Received: token_dropout=1.0"):
         _classifier(token_dropout=1.0)
+
+
+def test_harness_with_conv(tmp_path):
+    run_model_test(
+        lambda: _compiled(conv_kernel_size=3),
+        TOKEN_IDS,
+        targets=LABELS,
+        expected_output_shape=(3, 3),
+        tmp_path=tmp_path,
+        run_mixed_precision=False,
+    )
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "cls"])
+def test_conv_padding_does_not_change_logits(pooling):
+    model = _classifier(conv_kernel_size=3, pooling=pooling)
+    short = to_numpy(model(TOKEN_IDS))
+    padded = np.pad(TOKEN_IDS, [(0, 0), (0, 5)])
+    np.testing.assert_allclose(to_numpy(model(padded)), short, atol=1e-5)
+
+
+def test_conv_adds_a_residual_n_gram_convolution_before_the_encoder():
+    model = _classifier(conv_kernel_size=3)
+    model(TOKEN_IDS)  # builds
+    assert _classifier().conv is None and _classifier().conv_kernel_size == 0
+    assert tuple(model.conv.kernel.shape) == (3, 8, 8)  # (k, D, D)
+    real = (TOKEN_IDS != 0)[:, :, None]
+    embeddings = to_numpy(model.backbone.embedding(TOKEN_IDS)) * real
+    kernel, bias = to_numpy(model.conv.kernel), to_numpy(model.conv.bias)
+    padded = np.pad(embeddings, [(0, 0), (1, 1), (0, 0)])
+    local = np.maximum(
+        sum(padded[:, i : i + TOKEN_IDS.shape[1]] @ kernel[i] for i in range(3)) + bias, 0
+    )
+    expected = to_numpy(
+        model.backbone.transformer(embeddings + local, padding_mask=TOKEN_IDS != 0)
+    )
+    hidden = to_numpy(model._encode(TOKEN_IDS, TOKEN_IDS != 0))
+    np.testing.assert_allclose(hidden, expected, atol=1e-5)
+    # The token ids' order matters locally now, and the encoder's input changed.
+    assert not np.allclose(hidden, to_numpy(model.backbone(TOKEN_IDS)), atol=1e-4)
+    assert len(model.attention_scores(TOKEN_IDS)) == 1
+
+
+def test_conv_round_trips_and_rejects_bad_widths(tmp_path):
+    model = _classifier(conv_kernel_size=5)
+    logits = to_numpy(model(TOKEN_IDS))
+    config = model.get_config()
+    assert config["conv_kernel_size"] == 5
+    path = str(tmp_path / "conv.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert reloaded.conv_kernel_size == 5
+    np.testing.assert_allclose(to_numpy(reloaded(TOKEN_IDS)), logits, atol=1e-6)
+    for bad in (-1, 2.5):
+        with pytest.raises(ValueError, match=f"Received: conv_kernel_size={bad}"):
+            _classifier(conv_kernel_size=bad)
 
 
 def test_attention_scores_shapes_and_padding():
@@ -371,3 +428,55 @@ def test_load_pretrained_needs_a_built_encoder():
     unbuilt = Backbone(20, 1, 8, 2, 16, 12)
     with pytest.raises(ValueError, match="Received: pretrained="):
         _classifier().load_pretrained(unbuilt)
+
+
+def _members(count=3, **overrides):
+    from transformer_keras.text import ByteTokenizer
+
+    return [
+        _classifier(vocabulary_size=260, tokenizer=ByteTokenizer(), **overrides)
+        for _ in range(count)
+    ]
+
+
+def test_ensemble_averages_the_members_probabilities():
+    members = _members()
+    ensemble = ClassifierEnsemble(members)
+    logits = to_numpy(ensemble(TOKEN_IDS))
+    probabilities = [to_numpy(keras.ops.softmax(member(TOKEN_IDS))) for member in members]
+    np.testing.assert_allclose(np.exp(logits), np.mean(probabilities, axis=0), atol=1e-6)
+    assert not np.allclose(probabilities[0], probabilities[1], atol=1e-4)  # other weights
+    assert ensemble.label_names == ["0", "1", "2"] and ensemble.max_sequence_length == 12
+    np.testing.assert_array_equal(
+        to_numpy(ensemble.preprocess(["ab"])), to_numpy(members[0].preprocess(["ab"]))
+    )
+    labels, label_ids, _ = ensemble.classify(["ab", "cd"])
+    assert labels == [ensemble.label_names[i] for i in label_ids]
+
+
+def test_ensemble_round_trips_and_evaluates(tmp_path):
+    ensemble = ClassifierEnsemble(_members(2, conv_kernel_size=3))
+    ensemble.compile()
+    logits = to_numpy(ensemble(TOKEN_IDS))
+    path = str(tmp_path / "ensemble.keras")
+    ensemble.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert isinstance(reloaded, ClassifierEnsemble) and len(reloaded.members) == 2
+    np.testing.assert_allclose(to_numpy(reloaded(TOKEN_IDS)), logits, atol=1e-6)
+    _, accuracy = reloaded.evaluate(TOKEN_IDS, LABELS, verbose=0)
+    assert accuracy == pytest.approx(np.mean(np.argmax(logits, axis=-1) == LABELS))
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        (lambda: _members(1), "at least 2"),
+        (lambda: [*_members(1), "not a classifier"], "at least 2"),
+        (lambda: [*_members(1), *_members(1, max_sequence_length=8)], "must share"),
+        (lambda: [*_members(1), *_members(1, pooling="cls")], "must share"),
+        (lambda: [*_members(1), _classifier(num_classes=2, vocabulary_size=260)], "must share"),
+    ],
+)
+def test_ensemble_rejects_members_that_read_texts_differently(members, message):
+    with pytest.raises(ValueError, match=message):
+        ClassifierEnsemble(members())

@@ -4,7 +4,9 @@
   learns a tokenizer and a `TransformerClassifier`, then exports the SavedModel
   (text in, label out) and the `.keras` file beside it. With
   `--pretrain-text FILE ...` the encoder is first pre-trained as a masked
-  language model on those texts and the training texts.
+  language model on those texts and the training texts; with `--ensemble N`
+  N classifiers are trained (seeds seed..seed+N-1) and one model averaging
+  them is exported; `--conv-kernel-size K` adds the n-gram convolution.
 - `classify saved_models/NAME "text" ...` (or lines on stdin) prints
   `label<TAB>probability<TAB>text` per text.
 - `evaluate classifier saved_models/NAME --data FILE` prints the accuracy.
@@ -64,7 +66,19 @@ def register(commands):
     train.add_argument("--ema", type=float, help="weight averaging momentum, e.g. 0.999")
     train.add_argument("--dropout", type=float, help="(preset's)")
     train.add_argument("--token-dropout", type=float, help="word dropout (preset's)")
+    train.add_argument(
+        "--conv-kernel-size",
+        type=int,
+        help="width of an n-gram convolution over the embeddings before the encoder "
+        "(default: none)",
+    )
     train.add_argument("--patience", type=int, default=2, help="early-stopping epochs")
+    train.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        help="train N classifiers (seeds seed..seed+N-1) and export their average (default 1)",
+    )
     pretraining = train.add_argument_group(
         "masked-language-model pre-training of the encoder (before fine-tuning)"
     )
@@ -154,9 +168,15 @@ def fit_classifier(
     pretrain_epochs=3,
     pretrain_batch_size=128,
     pretrain_learning_rate=1e-3,
+    ensemble_size=1,
     **overrides,
 ):
     """Learns a tokenizer, builds `TransformerClassifier.from_preset` and fits it.
+
+    With `ensemble_size` N > 1, N classifiers are trained one after the other
+    (seeds `seed`, `seed + 1`, ...: other initial weights, dropout and batch
+    order; the same tokenizer), each in `output_dir/member-I` with its own
+    early stopping, and returned as one `ClassifierEnsemble`.
 
     With `pretrain_texts`, the encoder is first pre-trained as a
     `MaskedLanguageModel` (same preset and overrides) on those texts plus the
@@ -193,26 +213,28 @@ def fit_classifier(
             pre-training).
         pretrain_epochs, pretrain_batch_size, pretrain_learning_rate: the
             pre-training (see `MaskedLanguageModel.compile`).
+        ensemble_size: the number of classifiers trained and averaged.
 
     Returns:
-        The trained model.
+        The trained model: a `TransformerClassifier`, or a `ClassifierEnsemble`
+        of them.
     """
     import keras
 
-    from transformer_keras.data.classification_batches import classification_batches
-    from transformer_keras.models.classifier import TransformerClassifier
+    from transformer_keras.models.classifier import ClassifierEnsemble, TransformerClassifier
     from transformer_keras.text import train_tokenizer
-    from transformer_keras.training.callbacks import default_callbacks
-    from transformer_keras.training.resumable_fit import fit_resumable
 
-    for name, value in (("epochs", epochs), ("batch-size", batch_size)):
+    for name, value in (
+        ("epochs", epochs),
+        ("batch-size", batch_size),
+        ("ensemble", ensemble_size),
+    ):
         _check_positive(name, value)
     keras.utils.set_random_seed(seed)
     model_arguments = {key: value for key, value in overrides.items() if value is not None}
     classifier_arguments = dict(
         num_classes=len(train.label_names), label_names=list(train.label_names)
     )
-    steps_per_epoch = math.ceil(train.num_examples / batch_size)
     if pretrain_texts is not None:
         pretrained = pretrain_encoder(
             train,
@@ -229,18 +251,85 @@ def fit_classifier(
             strategy=strategy,
             **model_arguments,
         )
-        keras.utils.set_random_seed(seed)  # The head starts as without pre-training.
     else:
         vocabulary = train_tokenizer(tokenizer, train.dataset.map(_text), vocabulary_size)
-    with strategy_scope(strategy):  # Model, optimizer and metrics variables.
-        if pretrain_texts is not None:
-            model = TransformerClassifier.from_pretrained(
-                pretrained, **classifier_arguments, **_head_arguments(preset, model_arguments)
-            )
-        else:
-            model = TransformerClassifier.from_preset(
-                preset, tokenizer=vocabulary, **classifier_arguments, **model_arguments
-            )
+    settings = dict(
+        train=train,
+        validation=validation,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        ema_momentum=ema_momentum,
+        patience=patience,
+        verbose=verbose,
+        jit_compile=jit_compile,
+        callbacks=callbacks,
+        strategy=strategy,
+        save_freq=save_freq,
+    )
+    members = []
+    for index in range(ensemble_size):
+        # The head (and each member) starts as without pre-training.
+        keras.utils.set_random_seed(seed + index)
+        with strategy_scope(strategy):  # Model, optimizer and metrics variables.
+            if pretrain_texts is not None:
+                model = TransformerClassifier.from_pretrained(
+                    pretrained,
+                    **classifier_arguments,
+                    **_head_arguments(preset, model_arguments),
+                )
+            else:
+                model = TransformerClassifier.from_preset(
+                    preset, tokenizer=vocabulary, **classifier_arguments, **model_arguments
+                )
+        if ensemble_size == 1:
+            return _fit_member(model, output_dir, seed=seed, keep_final=False, **settings)
+        print(
+            f"ensemble member {index + 1} of {ensemble_size} (seed {seed + index})", flush=True
+        )
+        member_dir = os.path.join(output_dir, f"member-{index}")
+        members.append(
+            _fit_member(model, member_dir, seed=seed + index, keep_final=True, **settings)
+        )
+    with strategy_scope(strategy):
+        ensemble = ClassifierEnsemble(members)
+        ensemble.compile()
+    return ensemble
+
+
+def _fit_member(
+    model,
+    output_dir,
+    train,
+    validation,
+    epochs,
+    batch_size,
+    learning_rate,
+    weight_decay,
+    ema_momentum,
+    patience,
+    seed,
+    verbose,
+    jit_compile,
+    callbacks,
+    strategy,
+    save_freq,
+    keep_final,
+):
+    """Compiles and fits one classifier (`fit_classifier`'s arguments) under
+    `output_dir`. With `keep_final` (ensemble members) its final weights are
+    kept there (`final.weights.h5`), and a run started again loads them
+    instead of training this member again."""
+    import keras
+
+    from transformer_keras.data.classification_batches import classification_batches
+    from transformer_keras.training.callbacks import default_callbacks
+    from transformer_keras.training.distribute import is_chief
+    from transformer_keras.training.resumable_fit import fit_resumable
+
+    steps_per_epoch = math.ceil(train.num_examples / batch_size)
+    with strategy_scope(strategy):
         if not model.built:  # The training state is restored into a built model.
             model.build((None, None))
         model.compile(
@@ -250,6 +339,11 @@ def fit_classifier(
             ema_momentum=ema_momentum,
             jit_compile=jit_compile,
         )
+    final_weights = os.path.join(output_dir, "final.weights.h5")
+    if keep_final and os.path.isfile(final_weights):
+        print(f"trained weights found: {final_weights}", flush=True)
+        model.load_weights(final_weights)
+        return model
     validation_batches = (
         classification_batches(validation, model.preprocess, 256) if validation else None
     )
@@ -280,6 +374,9 @@ def fit_classifier(
         verbose=verbose,
         strategy=strategy,
     )
+    if keep_final and is_chief(strategy):
+        os.makedirs(output_dir, exist_ok=True)
+        model.save_weights(final_weights)
     return model
 
 
@@ -289,11 +386,18 @@ def _text(text, label):
 
 def _head_arguments(preset, overrides):
     """The classifier arguments a pretrained backbone does not fix: the preset's
-    and the overrides' pooling, dropouts and token dropout."""
+    and the overrides' pooling, dropouts, token dropout and convolution."""
     from transformer_keras.models.classifier import TransformerClassifier
 
     arguments = TransformerClassifier.preset_config(preset, **overrides)
-    keep = ("pooling", "dropout", "attention_dropout", "classifier_dropout", "token_dropout")
+    keep = (
+        "pooling",
+        "dropout",
+        "attention_dropout",
+        "classifier_dropout",
+        "token_dropout",
+        "conv_kernel_size",
+    )
     return {key: arguments[key] for key in keep if key in arguments}
 
 
@@ -412,6 +516,7 @@ def train_command(args):
         pooling=args.pooling,
         dropout=args.dropout,
         token_dropout=args.token_dropout,
+        conv_kernel_size=args.conv_kernel_size,
         jit_compile=args.xla,
         strategy=strategy,
         save_freq=save_frequency(args),
@@ -421,6 +526,7 @@ def train_command(args):
         pretrain_epochs=args.pretrain_epochs,
         pretrain_batch_size=args.pretrain_batch_size,
         pretrain_learning_rate=args.pretrain_learning_rate,
+        ensemble_size=args.ensemble,
     )
     accuracy = _keras_accuracy(model, validation, strategy)
     with chief_writes(args.output, strategy) as target:  # Other workers: a temp copy.

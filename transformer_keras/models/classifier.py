@@ -1,9 +1,11 @@
 """Encoder-only text classifier: token ids -> class logits.
 
-`Backbone(stack="encoder")` -> pooling over real tokens -> dropout -> dense
-head. The tokenizer that made the ids and the label names travel with the model
-(its config and its `.keras` file), so `classify(texts)` and the exported
-SavedModel go from text to label name.
+`Backbone(stack="encoder")` (optionally with an n-gram convolution between its
+embedding and its stack) -> pooling over real tokens -> dropout -> dense head.
+`ClassifierEnsemble` averages the probabilities of several classifiers. The
+tokenizer that made the ids and the label names travel with the model (its
+config and its `.keras` file), so `classify(texts)` and the exported SavedModel
+go from text to label name.
 
 Legend: B batch, T length, D width, C classes, N heads, L layers.
 """
@@ -11,7 +13,12 @@ Legend: B batch, T length, D width, C classes, N heads, L layers.
 import keras
 from keras import ops
 
-from transformer_keras.layers.validation import check_choice, check_positive_int, check_rate
+from transformer_keras.layers.validation import (
+    check_choice,
+    check_non_negative_int,
+    check_positive_int,
+    check_rate,
+)
 from transformer_keras.models.backbone import Backbone
 from transformer_keras.models.task import BACKBONE_KEYS, Task
 
@@ -38,6 +45,12 @@ class TransformerClassifier(Task):
         token_dropout: in training, each real token is hidden from attention
             and pooling with this probability (word dropout, a regularizer
             for small data sets).
+        conv_kernel_size: `0` (default) for none; `k > 0` adds a local n-gram
+            bias before the encoder stack: a 1-D convolution of width `k`
+            (`D` filters, ReLU, "same" padding) over the token embeddings of
+            the real tokens, added to them residually (`embeddings +
+            dropout(conv(embeddings))`). Padding and dropped tokens are zeroed
+            first, so padding does not change the result.
         tokenizer: optional tokenizer layer of `transformer_keras.text`; it
             is saved with the model and used by `preprocess` / `classify`.
         label_names: optional list of `C` class names; defaults to
@@ -94,6 +107,7 @@ class TransformerClassifier(Task):
         "pooling",
         "classifier_dropout",
         "token_dropout",
+        "conv_kernel_size",
         "tokenizer",
         "label_names",
     )
@@ -117,6 +131,7 @@ class TransformerClassifier(Task):
         attention_dropout=0.0,
         classifier_dropout=0.0,
         token_dropout=0.0,
+        conv_kernel_size=0,
         normalize_first=False,
         layer_norm_epsilon=1e-5,
         use_bias=True,
@@ -133,6 +148,7 @@ class TransformerClassifier(Task):
         check_choice("pooling", pooling, POOLINGS)
         check_rate("classifier_dropout", classifier_dropout)
         check_rate("token_dropout", token_dropout)
+        check_non_negative_int("conv_kernel_size", conv_kernel_size)
         if vocabulary_size is None:
             if tokenizer is None:
                 raise ValueError(
@@ -164,6 +180,7 @@ class TransformerClassifier(Task):
         self.attention_dropout = attention_dropout
         self.classifier_dropout = classifier_dropout
         self.token_dropout = token_dropout
+        self.conv_kernel_size = conv_kernel_size
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
         self.use_bias = use_bias
@@ -180,6 +197,19 @@ class TransformerClassifier(Task):
             dtype=self.dtype_policy,
             name="backbone",
         )
+        self.conv = self.conv_dropout = None
+        if conv_kernel_size:
+            self.conv = keras.layers.Conv1D(
+                hidden_dim,
+                conv_kernel_size,
+                padding="same",
+                activation="relu",
+                dtype=self.dtype_policy,
+                name="conv",
+            )
+            self.conv_dropout = keras.layers.Dropout(
+                dropout, dtype=self.dtype_policy, name="conv_dropout"
+            )
         self.head_dropout = keras.layers.Dropout(
             classifier_dropout, dtype=self.dtype_policy, name="head_dropout"
         )
@@ -192,6 +222,8 @@ class TransformerClassifier(Task):
         if isinstance(inputs_shape, dict):
             inputs_shape = inputs_shape["token_ids"]
         self.backbone.build(tuple(inputs_shape))
+        if self.conv is not None:
+            self.conv.build(tuple(inputs_shape) + (self.hidden_dim,))
         self.head.build((None, self.hidden_dim))
         self.built = True
 
@@ -199,10 +231,31 @@ class TransformerClassifier(Task):
         token_ids, padding_mask = self._ids_and_mask(inputs)
         if training and self.token_dropout > 0:
             padding_mask = self._drop_tokens(padding_mask)
-        hidden = self.backbone(token_ids, padding_mask=padding_mask, training=training)
+        hidden = self._encode(token_ids, padding_mask, training=training)
         pooled = self._pool(hidden, padding_mask)  # (B, D)
         pooled = self.head_dropout(pooled, training=training)
         return self.head(pooled)  # (B, C)
+
+    def _encode(self, token_ids, padding_mask, training=None, return_attention_scores=False):
+        """`(B, T)` ids -> `(B, T, D)` states (and the scores): the backbone, with
+        the n-gram convolution between its embedding and its stack if any."""
+        if self.conv is None:
+            return self.backbone(
+                token_ids,
+                padding_mask=padding_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            )
+        embeddings = self.backbone.embedding(token_ids, training=training)  # (B, T, D)
+        real = ops.cast(padding_mask, embeddings.dtype)[:, :, None]  # (B, T, 1)
+        embeddings = embeddings * real
+        local = self.conv_dropout(self.conv(embeddings), training=training)  # (B, T, D)
+        return self.backbone.transformer(
+            embeddings + local,
+            padding_mask=padding_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
 
     def _ids_and_mask(self, inputs):
         """`(B, T)` token ids and `(B, T)` boolean padding mask of the inputs."""
@@ -334,9 +387,7 @@ class TransformerClassifier(Task):
             inputs: token ids `(B, T)` or the dict accepted by `call`.
         """
         token_ids, padding_mask = self._ids_and_mask(inputs)
-        _, scores = self.backbone(
-            token_ids, padding_mask=padding_mask, return_attention_scores=True
-        )
+        _, scores = self._encode(token_ids, padding_mask, return_attention_scores=True)
         return scores
 
     def preprocess(self, texts):
@@ -446,3 +497,130 @@ class TransformerClassifier(Task):
 
     def default_metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+@keras.saving.register_keras_serializable(package="transformer_keras")
+class ClassifierEnsemble(Task):
+    """Several `TransformerClassifier`s that vote: their probabilities averaged.
+
+    The members are trained independently (other seeds) on the same
+    tokenizer, labels and preprocessing; the ensemble reads texts like its
+    first member (`preprocess`, `tokenizer`, `label_names`), so `classify`
+    and `export_classifier` take it in place of one classifier.
+
+    Args:
+        members: a list of at least 2 `TransformerClassifier`s with the same
+            `num_classes`, `label_names`, `max_sequence_length`, tokenizer
+            vocabulary and start-token rule (cls pooling or not).
+
+    Call arguments:
+        inputs, training: as `TransformerClassifier`.
+
+    Returns:
+        `(B, C)` float32 logits: the log of the members' mean probabilities,
+        so their softmax is that mean.
+
+    Example:
+    >>> import numpy as np
+    >>> members = [TransformerClassifier.from_preset(
+    ...     "tiny", num_classes=2, vocabulary_size=50) for _ in range(2)]
+    >>> ensemble = ClassifierEnsemble(members)
+    >>> tuple(ensemble(np.array([[4, 5, 6, 0]])).shape)
+    (1, 2)
+    """
+
+    config_keys = ("members",)
+
+    def __init__(self, members, **kwargs):
+        super().__init__(**kwargs)
+        members = list(members)
+        if len(members) < 2 or not all(
+            isinstance(member, TransformerClassifier) for member in members
+        ):
+            raise ValueError(
+                "An ensemble needs at least 2 TransformerClassifiers. "
+                f"Received: members={members!r}"
+            )
+        first = members[0]
+        for member in members[1:]:
+            same = (
+                member.num_classes == first.num_classes
+                and member.label_names == first.label_names
+                and member.max_sequence_length == first.max_sequence_length
+                and (member.pooling == "cls") == (first.pooling == "cls")
+                and _vocabulary(member.tokenizer) == _vocabulary(first.tokenizer)
+            )
+            if not same:
+                raise ValueError(
+                    "The members must share classes, label names, max_sequence_length, "
+                    "tokenizer and start-token rule (cls pooling). "
+                    f"Received: members={[m.name for m in members]}"
+                )
+        self.members = members
+
+    # Everything a caller of one classifier reads, from the first member.
+    num_classes = property(lambda self: self.members[0].num_classes)
+    label_names = property(lambda self: self.members[0].label_names)
+    max_sequence_length = property(lambda self: self.members[0].max_sequence_length)
+    tokenizer = property(lambda self: self.members[0].tokenizer)
+
+    def build(self, inputs_shape):
+        for member in self.members:
+            if not member.built:  # Reloaded members come built.
+                member.build(inputs_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        probabilities = [
+            ops.softmax(member(inputs, training=training), axis=-1) for member in self.members
+        ]
+        mean = ops.mean(ops.stack(probabilities, axis=0), axis=0)  # (B, C)
+        return ops.log(ops.maximum(mean, 1e-30))
+
+    def compute_output_shape(self, inputs_shape):
+        return self.members[0].compute_output_shape(inputs_shape)
+
+    def preprocess(self, texts):
+        """`TransformerClassifier.preprocess` of the first member."""
+        return self.members[0].preprocess(texts)
+
+    classify = TransformerClassifier.classify
+
+    def get_config(self):
+        config = super().get_config()
+        config["members"] = [keras.saving.serialize_keras_object(m) for m in self.members]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["members"] = [
+            keras.saving.deserialize_keras_object(m) for m in config["members"]
+        ]
+        return super().from_config(config)
+
+    def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
+        """For `evaluate`: the loss and accuracy of `TransformerClassifier`.
+        (The members are trained one by one, each with its own `compile`.)"""
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        """Re-compiles a reloaded ensemble for `evaluate`; its optimizer is
+        never used, so it is not built."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def default_loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def default_metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+def _vocabulary(tokenizer):
+    """What decides a tokenizer's ids: its class and config (vocabulary included)
+    but the Keras layer keys, or None."""
+    if tokenizer is None:
+        return None
+    layer_keys = ("name", "trainable", "dtype")
+    config = tokenizer.get_config()
+    return type(tokenizer), {key: config[key] for key in config if key not in layer_keys}
