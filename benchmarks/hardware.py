@@ -1,11 +1,14 @@
-"""The hardware ceiling: matrix-multiply GFLOP/s through TensorFlow.
+"""The hardware ceilings: matrix-multiply GFLOP/s and memory-read GB/s through TensorFlow.
 
     python -m benchmarks.hardware [--quick]
 
 Times one `n x n` by `n x n` product (`2 n^3` floating-point operations) in
 float32 and in bfloat16 inside a `tf.function`, on TensorFlow's default
 device. The training rows' GFLOP/s read against these: the share of the
-machine a model uses.
+machine a model uses. Also times an XLA-compiled sum over a 512 MB float32
+tensor (far larger than any cache): the rate at which the machine streams
+memory, the ceiling of one-token decoding, which reads every weight and the
+whole KV cache to produce each token (`benchmarks/lm_generation.py`).
 """
 
 from benchmarks import runner
@@ -31,6 +34,20 @@ def matmul_gflops(size, dtype, repeats):
     return 2 * size**3 / timing.median / 1e9
 
 
+def read_bandwidth_gbps(megabytes=512, repeats=5):
+    """GB/s of an XLA-compiled `reduce_sum` over `megabytes` of float32 (median)."""
+    import tensorflow as tf
+
+    values = tf.ones([megabytes * 2**20 // 4], tf.float32)
+
+    @tf.function(jit_compile=True)
+    def total(values):
+        return tf.reduce_sum(values)
+
+    timing = time_calls(lambda: total(values).numpy(), warmup=2, repeats=repeats)
+    return megabytes * 2**20 / timing.median / 1e9
+
+
 def run(settings):
     size = settings.pick(full=2048, quick=256)
     repeats = settings.pick(full=10, quick=2)
@@ -43,6 +60,15 @@ def run(settings):
             figures={"gflops": matmul_gflops(size, dtype, repeats)},
         )
         for dtype in DTYPES
+    ] + [
+        Row(
+            "peak",
+            "memory read",
+            "tensorflow",
+            "float32",
+            xla=True,
+            figures={"gbps": read_bandwidth_gbps(settings.pick(full=512, quick=64), repeats)},
+        )
     ]
 
 

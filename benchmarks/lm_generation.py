@@ -21,10 +21,19 @@ milliseconds per decoding step (per step of the batch, prefill included):
 - `savedmodel`: the `generate` signature of the exported model, reloaded with
   `tf.saved_model.load`, strings in and out (tokenizer inside the graph).
 
-The cached time per step should stay flat as the output grows, while
-recomputation grows with the length. Each timing is the median of `--repeats`
-calls after one untimed call of the same shape; the `first call` column is that
-untimed call (XLA compiles the loop for a new batch size and padded length).
+Recomputation grows with the length; a cached step grows only with the cache
+it reads. What bounds a cached step from below is memory traffic: to produce
+one token per row it must read every weight once and every cached key and
+value of its rows. The `bound` column is that many bytes (the weights, plus
+the keys and values of the filled positions averaged over the call's steps)
+divided by the machine's memory-read rate measured in the same run
+(`hardware.read_bandwidth_gbps`); `x bound` is the measured step over it. For
+this small model (3 MB of weights) the cache outweighs the weights from about
+100 positions at batch 16 (about 1,500 at batch 1), so no KV-cache decoder can
+keep the step flat as the output grows: the bound itself grows. Each timing is
+the median of `--repeats` calls after one untimed call of the same shape; the
+`first call` column is that untimed call (XLA compiles the loop for a new batch
+size and padded length).
 """
 
 import argparse
@@ -33,6 +42,8 @@ import statistics
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 PROMPT_LENGTH = 16
 
@@ -56,6 +67,23 @@ def median_seconds(function, repeats):
         function()
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds), first
+
+
+def memory_bound_seconds(model, batch_size, new_tokens, bandwidth_gbps):
+    """Seconds per decoding step to read the weights and the filled KV cache once.
+
+    The positions a step attends to run from the prompt's to the last one's,
+    `PROMPT_LENGTH + (new_tokens - 1) / 2` on average.
+    """
+    weight_bytes = sum(
+        int(np.prod(weight.shape)) * np.dtype(weight.dtype).itemsize for weight in model.weights
+    )
+    position_bytes = sum(
+        np.asarray(cache).nbytes for cache in model.backbone.initial_cache(1, 1)
+    )  # keys and values of one position of one row, every layer
+    average_positions = PROMPT_LENGTH + (new_tokens - 1) / 2
+    step_bytes = weight_bytes + batch_size * average_positions * position_bytes
+    return step_bytes / (bandwidth_gbps * 1e9)
 
 
 def trained_model(quick, train_steps, max_new_tokens):
@@ -86,6 +114,7 @@ def main(argv=None):
     args = parse_args(argv)
     import tensorflow as tf
 
+    from benchmarks.hardware import read_bandwidth_gbps
     from transformer_keras.export.language_model import export_language_model
 
     new_token_counts = (8, 16) if args.quick else (64, 256, 1024)
@@ -96,6 +125,7 @@ def main(argv=None):
     )
     path = export_language_model(model, tempfile.mkdtemp() + "/lm")
     generate_signature = tf.saved_model.load(str(path)).signatures["generate"]
+    bandwidth = read_bandwidth_gbps(64 if args.quick else 512)
 
     rows = []
     for batch_size in batch_sizes:
@@ -132,7 +162,8 @@ def main(argv=None):
                 measured["recompute"] = lambda: keras_generate(False)
             for mode, function in measured.items():
                 seconds, first = median_seconds(function, args.repeats)
-                rows.append((batch_size, new_tokens, mode, seconds, first))
+                bound = memory_bound_seconds(model, batch_size, new_tokens, bandwidth)
+                rows.append((batch_size, new_tokens, mode, seconds, first, bound))
                 print(
                     f"batch {batch_size:2d}  {new_tokens:4d} new  {mode:<11} "
                     f"{batch_size * new_tokens / seconds:8.0f} tokens/s  "
@@ -142,18 +173,26 @@ def main(argv=None):
 
     print(f"\npython -m benchmarks.lm_generation {' '.join(sys.argv[1:])}".rstrip())
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
+    print(f"memory read rate: {bandwidth:.1f} GB/s (XLA reduce_sum over 512 MB)")
     print(
         f"model: {model.num_layers} layers, width {model.hidden_dim}, context "
         f"{model.max_sequence_length}, vocabulary {model.vocabulary_size}; "
         f"prompts of {PROMPT_LENGTH} characters, greedy\n"
     )
-    print("| batch | new tokens | mode        | tokens/s | ms/step | first call (s) |")
-    print("|------:|-----------:|-------------|---------:|--------:|---------------:|")
-    for batch_size, new_tokens, mode, seconds, first in rows:
+    print(
+        "| batch | new tokens | mode        | tokens/s | ms/step | bound ms/step | x bound "
+        "| first call (s) |"
+    )
+    print(
+        "|------:|-----------:|-------------|---------:|--------:|--------------:|--------:"
+        "|---------------:|"
+    )
+    for batch_size, new_tokens, mode, seconds, first, bound in rows:
+        step = seconds / new_tokens
         print(
             f"| {batch_size:5d} | {new_tokens:10d} | {mode:<11} | "
-            f"{batch_size * new_tokens / seconds:8.0f} | {1000 * seconds / new_tokens:7.2f} | "
-            f"{first:14.2f} |"
+            f"{batch_size * new_tokens / seconds:8.0f} | {1000 * step:7.2f} | "
+            f"{1000 * bound:13.2f} | {step / bound:7.1f} | {first:14.2f} |"
         )
     return 0
 

@@ -31,6 +31,7 @@ class Figure:
 FIGURES = {
     "tokens_per_second": Figure("tok/s", True),
     "gflops": Figure("GFLOP/s", True, 1),
+    "gbps": Figure("GB/s", True, 1),
     "p50_ms": Figure("ms p50", False, 2),
     "p99_ms": Figure("ms p99", False, 2),
     "time_ms": Figure("ms", False, 1),
