@@ -4,6 +4,7 @@ The sinusoidal table is also checked against the paper's equations in
 test_reference.py; here are its shape, offset and dtype behaviour.
 """
 
+import keras
 import numpy as np
 import pytest
 
@@ -89,10 +90,12 @@ def test_sinusoidal_odd_width_keeps_the_width():
 
 
 # -------------------------------------------------------------------- learned table
-def test_learned_positions_are_rows_of_the_table(rng):
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["int-slice", "tensor-gather"])
+def test_learned_positions_are_rows_of_the_table(as_tensor, rng):
     layer = PositionEmbedding(max_sequence_length=8)
-    outputs = np.asarray(layer(np.zeros((B, 3, D), "float32"), start_index=5))
-    table = layer.embeddings.numpy()
+    start_index = keras.ops.convert_to_tensor(5, "int32") if as_tensor else 5
+    outputs = np.asarray(layer(np.zeros((B, 3, D), "float32"), start_index=start_index))
+    table = np.asarray(layer.embeddings)
     np.testing.assert_allclose(outputs, np.broadcast_to(table[5:8], (B, 3, D)), atol=0)
 
 

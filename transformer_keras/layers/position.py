@@ -122,10 +122,15 @@ class PositionEmbedding(keras.layers.Layer):
                 f"Received: sequence_length={length}"
             )
         shape = ops.shape(inputs)
-        # A gather, not a slice: XLA needs a slice's start at compile time, so a
-        # sliced `start_index` would compile one program per decoding position.
-        positions = ops.arange(shape[-2], dtype="int32") + ops.cast(start_index, "int32")
-        rows = ops.take(self.embeddings, positions, axis=0)  # (T, D)
+        if isinstance(start_index, int):  # training, a full pass: a plain slice
+            table = ops.convert_to_tensor(self.embeddings)  # (max_sequence_length, D)
+            rows = ops.slice(table, (start_index, 0), (shape[-2], table.shape[-1]))  # (T, D)
+        else:
+            # A tensor start (decoding): a gather, not a slice. XLA needs a
+            # slice's start at compile time, so a sliced tensor `start_index`
+            # would compile one program per decoding position.
+            positions = ops.arange(shape[-2], dtype="int32") + ops.cast(start_index, "int32")
+            rows = ops.take(self.embeddings, positions, axis=0)  # (T, D)
         return ops.broadcast_to(ops.cast(rows, self.compute_dtype), shape)
 
     def compute_output_shape(self, input_shape):
