@@ -274,6 +274,35 @@ def test_token_by_token_decoding_equals_the_full_pass(use_rotary, num_key_value_
     np.testing.assert_allclose(_decode(layer, query, [3, 1, 1], num_kv), full, atol=1e-5)
 
 
+@pytest.mark.parametrize("use_bias, num_key_value_heads", [(True, None), (False, 1)])
+def test_fused_decoding_projection_equals_the_three_projections(
+    use_bias, num_key_value_heads, rng
+):
+    """Decoding projects with one concatenated kernel: same heads as the three layers."""
+    query = _inputs(rng, B, T, D)
+    layer = _built_attention(
+        rng, query, use_bias=use_bias, num_key_value_heads=num_key_value_heads
+    )
+    assert layer._can_fuse(query, query, query)
+    fused = layer._fused_projection(query)
+    separate = (layer.query_dense(query), layer.key_dense(query), layer.value_dense(query))
+    for fused_heads, heads in zip(fused, separate, strict=True):
+        assert fused_heads.shape == heads.shape
+        np.testing.assert_allclose(fused_heads, heads, atol=1e-6)
+
+
+def test_decoding_with_a_lora_projection_uses_the_layer_itself(rng):
+    """A LoRA-enabled projection is not fused (its low-rank update would be lost)."""
+    query = _inputs(rng, B, T, D)
+    layer = _built_attention(rng, query)
+    layer.key_dense.enable_lora(rank=2)
+    lora_b = layer.key_dense.lora_kernel_b  # zeros: make the update count
+    lora_b.assign(rng.normal(size=tuple(lora_b.shape)).astype("float32"))
+    assert not layer._can_fuse(query, query, query)
+    full = np.asarray(layer(query, use_causal_mask=True))
+    np.testing.assert_allclose(_decode(layer, query, [1] * T, N), full, atol=1e-5)
+
+
 def test_static_cache_equals_attending_to_the_value(rng):
     query, value = _inputs(rng, B, T, D), _inputs(rng, B, S, D)
     layer = _built_attention(rng, query, value)
