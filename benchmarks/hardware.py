@@ -4,8 +4,11 @@
 
 Times one `n x n` by `n x n` product (`2 n^3` floating-point operations) in
 float32 and in bfloat16 inside a `tf.function`, on TensorFlow's default
-device. The training rows' GFLOP/s read against these: the share of the
-machine a model uses. Also times an XLA-compiled sum over a 512 MB float32
+device, with TensorFlow's kernels (oneDNN on a CPU) and compiled by XLA. The
+training rows' GFLOP/s read against these: the share of the machine a model
+uses. (On the development CPU, XLA's bfloat16 product runs at about the
+float32 rate, half of oneDNN's bfloat16: the ceiling of every mixed-bfloat16
+row with XLA.) Also times an XLA-compiled sum over a 512 MB float32
 tensor (far larger than any cache): the rate at which the machine streams
 memory, the ceiling of one-token decoding, which reads every weight and the
 whole KV cache to produce each token (`benchmarks/lm_generation.py`).
@@ -18,14 +21,14 @@ from benchmarks.report import Row
 DTYPES = ("float32", "bfloat16")
 
 
-def matmul_gflops(size, dtype, repeats):
+def matmul_gflops(size, dtype, repeats, xla=False):
     """GFLOP/s of a `size x size` matrix product in `dtype` (median of `repeats`)."""
     import tensorflow as tf
 
     a = tf.cast(tf.random.stateless_normal((size, size), seed=(0, 1)), dtype)
     b = tf.cast(tf.random.stateless_normal((size, size), seed=(0, 2)), dtype)
 
-    @tf.function
+    @tf.function(jit_compile=xla)
     def product_sum(a, b):
         # The sum needs every entry, so no part of the product can be skipped.
         return tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
@@ -57,8 +60,10 @@ def run(settings):
             f"matmul {size}x{size}",
             "tensorflow",
             dtype,
-            figures={"gflops": matmul_gflops(size, dtype, repeats)},
+            xla=xla,
+            figures={"gflops": matmul_gflops(size, dtype, repeats, xla)},
         )
+        for xla in (False, True)
         for dtype in DTYPES
     ] + [
         Row(
