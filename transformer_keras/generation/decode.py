@@ -31,9 +31,13 @@ a cache (`cache=None`, full recomputation, for tests and benchmarks) every step
 runs the model on the last `context_length` tokens.
 
 With `jit_compile=True` (and a cache) the whole token-by-token loop is one XLA
-program: XLA updates the cache in place, where TensorFlow's kernels copy the
-cache tensor at every step (measured: batch 16, 1,040 positions, 61 ms per
-step without XLA, 10 ms with it). XLA needs static shapes, so everything the
+program: XLA updates the cache in place (one cache per layer, heads before
+positions, see `Decoder.initial_cache`), where TensorFlow's kernels copy the
+cache tensor at every step; and a step projects its one token's queries, keys
+and values with one matrix product (`MultiHeadAttention._fused_projection`).
+Measured with `benchmarks/lm_generation.py` (README.md, "Generation speed"): a
+cached step costs about its memory traffic, the weights plus the filled cache
+read once. XLA needs static shapes, so everything the
 loop carries has one: the prefill runs before the loop (its length is the
 shortest prompt's), a slide re-prefills exactly `context_length // 2` tokens,
 and the token buffer and the cache are padded to the next power of two
