@@ -1,17 +1,21 @@
 """Quality benchmark of the classifier: SST-2 dev accuracy against training time.
 
-    python -m benchmarks.classifier_sst2         # the recorded run: from scratch, 0.8131
-    python -m benchmarks.classifier_sst2 --pretrain-text --pretrain-epochs 8 \
-        --pretrain-learning-rate 2e-3 --learning-rate 3e-4 --epochs 3
-                                                 # MLM pre-training first: 0.8131 too
+    python -m benchmarks.classifier_sst2         # the default: 0.8417 (seed 0), 0.8440 (seed 1)
+    python -m benchmarks.classifier_sst2 --ensemble 1    # one classifier: 0.8314
+    python -m benchmarks.classifier_sst2 --ensemble 1 --conv-kernel-size 0
+                                                 # no convolution (the old default): 0.8131
     python -m benchmarks.classifier_sst2 --limit 2000 --epochs 1 --preset tiny \
-        --pretrain-text --pretrain-epochs 1                    # smoke run
+        --ensemble 2 --pretrain-text --pretrain-epochs 1       # smoke run
 
 Trains on ../shared/data/sst2/train.tsv, the GLUE training file with its
 phrase-level examples as they are, through the same code path as the command
 line (`transformer-keras train classifier`): a word vocabulary, the `small`
-preset (2 layers, width 128, mean pooling), AdamW with warmup and cosine
-decay, early stopping on dev accuracy. With `--pretrain-epochs N` the
+preset (2 layers, width 128, mean pooling) with an n-gram convolution of width
+5 over the token embeddings before the encoder (`--conv-kernel-size`, 0: none),
+AdamW with warmup and cosine decay, early stopping on dev accuracy; by default
+3 such classifiers (seeds 3*seed, 3*seed+1, 3*seed+2) trained one after the
+other and exported as one model that averages their probabilities
+(`--ensemble N`, 1: a single classifier). With `--pretrain-epochs N` the
 encoder is first pre-trained as a masked language model
 (`transformer_keras.models.MaskedLanguageModel`, BERT's 15% masking with the
 80/10/10 rule) on the SST-2 training sentences (text column only, never the
@@ -21,11 +25,23 @@ the Multi30k training split), and the vocabulary is learned on the same texts.
 The exported SavedModel is then reloaded and scored on
 ../shared/data/sst2/dev.tsv (872 sentences), and one table row is printed with
 the wall time (tokenizer, pre-training, fine-tuning and export) and the exact
-command. A bag-of-words baseline reaches about 0.80; the target is 0.83
-within 20 minutes of training on 2 CPU cores, not reached: pre-training that
-fits the budget (masked-token accuracy about 0.21) did not beat training from
-scratch, so the default stays without it (see README.md, "Quality on SST-2",
-for every run).
+command. A bag-of-words baseline reaches about 0.80; the target, 0.83 within
+20 minutes of training on 2 CPU cores, is reached by the default for seeds 0
+and 1. Runs recorded (2026-11-22, CPU shared with another engineer's
+benchmarks, load 2-8 on 2 cores):
+
+    default (--ensemble 3, conv 5), seed 0           0.8417                    9.1 min
+    default, --seed 1                                0.8440                    10.0 min
+    --ensemble 1 (one classifier, conv 5), seeds 0/1 0.8314 / 0.8326           4-5 min
+      seeds 2 to 5 (the ensembles' members)          0.8234 / 0.8154 / 0.8337 / 0.8349
+    --ensemble 1 --conv-kernel-size 3, seeds 0/1     0.8245 / 0.8234           3-4 min
+    --ensemble 1 --conv-kernel-size 0 (old default)  0.8131 / 0.8211 (seeds 0/1) 3-3.5 min
+    --ensemble 1 --conv-kernel-size 0 --ema 0.999    0.8039                    3.5 min
+    earlier, without the convolution: dropout 0.2-0.3 with token dropout, lower
+    rates, a subword vocabulary, max pooling: 0.806-0.812; MLM pre-training
+    within the budget (masked-token accuracy about 0.21): 0.78-0.81.
+
+README.md, "Quality on SST-2", has every run with its command and time.
 """
 
 import argparse
@@ -39,7 +55,8 @@ from pathlib import Path
 
 PRETRAIN_TEXT = ()  # e.g. ("spa-eng/spa.txt", "multi30k/train.en"): English sides only
 PRETRAIN_EPOCHS = 0  # no pre-training by default (see README for why)
-CONV_KERNEL_SIZE = 5  # the n-gram convolution: +0.01-0.02 dev accuracy (see README)
+CONV_KERNEL_SIZE = 5  # the n-gram convolution: +0.015 dev accuracy, seeds 0-1 (README)
+ENSEMBLE = 3  # classifiers averaged: +0.01 over one, within the 20 minutes (see README)
 
 
 def parse_args(argv=None):
@@ -60,7 +77,13 @@ def parse_args(argv=None):
         default=CONV_KERNEL_SIZE,
         help="n-gram convolution width before the encoder (0: none; default %(default)s)",
     )
-    parser.add_argument("--ensemble", type=int, default=1, help="classifiers averaged")
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=ENSEMBLE,
+        help="classifiers trained (seeds seed*N..seed*N+N-1) and averaged "
+        "(1: one; default %(default)s)",
+    )
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--pooling", default="mean")
     parser.add_argument("--patience", type=int, default=2)

@@ -20,7 +20,7 @@ def test_defaults_are_the_recorded_configuration():
     options = _options([])
     assert options["--preset"] == "small" and options["--vocabulary-size"] == "16000"
     assert options["--conv-kernel-size"] == "5"
-    assert options["--ensemble"] == "1"
+    assert options["--ensemble"] == "3"
     for unset in ("--ema", "--weight-decay", "--dropout", "--token-dropout", "--pretrain-text"):
         assert unset not in options
 
@@ -35,5 +35,6 @@ def test_flags_reach_train_classifier():
     assert options["--token-dropout"] == "0.1" and options["--seed"] == "1"
 
 
-def test_conv_kernel_size_zero_turns_the_convolution_off():
-    assert _options(["--conv-kernel-size", "0"])["--conv-kernel-size"] == "0"
+def test_the_old_default_is_one_classifier_without_convolution():
+    options = _options(["--conv-kernel-size", "0", "--ensemble", "1"])
+    assert options["--conv-kernel-size"] == "0" and options["--ensemble"] == "1"

@@ -188,7 +188,8 @@ def test_ensemble_trains_members_and_exports_their_average(tmp_path, capsys):
     )  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
-    assert "ensemble member 2 of 2 (seed 4)" in out
+    assert "ensemble member 1 of 2 (seed 6)" in out  # seed * 2 + index: others share none
+    assert "ensemble member 2 of 2 (seed 7)" in out
     model = keras.saving.load_model(f"{output}.keras")
     assert isinstance(model, ClassifierEnsemble) and len(model.members) == 2
     first, second = (member.get_weights()[0] for member in model.members)

@@ -5,7 +5,7 @@
   (text in, label out) and the `.keras` file beside it. With
   `--pretrain-text FILE ...` the encoder is first pre-trained as a masked
   language model on those texts and the training texts; with `--ensemble N`
-  N classifiers are trained (seeds seed..seed+N-1) and one model averaging
+  N classifiers are trained (seeds seed*N..seed*N+N-1) and one model averaging
   them is exported; `--conv-kernel-size K` adds the n-gram convolution.
 - `classify saved_models/NAME "text" ...` (or lines on stdin) prints
   `label<TAB>probability<TAB>text` per text.
@@ -77,7 +77,8 @@ def register(commands):
         "--ensemble",
         type=int,
         default=1,
-        help="train N classifiers (seeds seed..seed+N-1) and export their average (default 1)",
+        help="train N classifiers (seeds seed*N..seed*N+N-1: other --seed values share "
+        "no member) and export their average (default 1)",
     )
     pretraining = train.add_argument_group(
         "masked-language-model pre-training of the encoder (before fine-tuning)"
@@ -174,9 +175,10 @@ def fit_classifier(
     """Learns a tokenizer, builds `TransformerClassifier.from_preset` and fits it.
 
     With `ensemble_size` N > 1, N classifiers are trained one after the other
-    (seeds `seed`, `seed + 1`, ...: other initial weights, dropout and batch
-    order; the same tokenizer), each in `output_dir/member-I` with its own
-    early stopping, and returned as one `ClassifierEnsemble`.
+    (seeds `seed * N`, `seed * N + 1`, ... `seed * N + N - 1`, so that two
+    values of `seed` share no member: other initial weights, dropout and
+    batch order; the same tokenizer), each in `output_dir/member-I` with its
+    own early stopping, and returned as one `ClassifierEnsemble`.
 
     With `pretrain_texts`, the encoder is first pre-trained as a
     `MaskedLanguageModel` (same preset and overrides) on those texts plus the
@@ -270,8 +272,9 @@ def fit_classifier(
     )
     members = []
     for index in range(ensemble_size):
+        member_seed = seed * ensemble_size + index  # seed itself when there is one
         # The head (and each member) starts as without pre-training.
-        keras.utils.set_random_seed(seed + index)
+        keras.utils.set_random_seed(member_seed)
         with strategy_scope(strategy):  # Model, optimizer and metrics variables.
             if pretrain_texts is not None:
                 model = TransformerClassifier.from_pretrained(
@@ -286,11 +289,11 @@ def fit_classifier(
         if ensemble_size == 1:
             return _fit_member(model, output_dir, seed=seed, keep_final=False, **settings)
         print(
-            f"ensemble member {index + 1} of {ensemble_size} (seed {seed + index})", flush=True
+            f"ensemble member {index + 1} of {ensemble_size} (seed {member_seed})", flush=True
         )
         member_dir = os.path.join(output_dir, f"member-{index}")
         members.append(
-            _fit_member(model, member_dir, seed=seed + index, keep_final=True, **settings)
+            _fit_member(model, member_dir, seed=member_seed, keep_final=True, **settings)
         )
     with strategy_scope(strategy):
         ensemble = ClassifierEnsemble(members)
