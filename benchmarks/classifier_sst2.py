@@ -31,6 +31,7 @@ and 1. Runs recorded (2026-11-22, CPU shared with another engineer's
 benchmarks, load 2-8 on 2 cores):
 
     default (--ensemble 3, conv 5), seed 0           0.8417                    9.1 min
+      again, no arguments, from the commit           0.8417                    8.3 min
     default, --seed 1                                0.8440                    10.0 min
     --ensemble 1 (one classifier, conv 5), seeds 0/1 0.8314 / 0.8326           4-5 min
       seeds 2 to 5 (the ensembles' members)          0.8234 / 0.8154 / 0.8337 / 0.8349
