@@ -26,7 +26,7 @@ def test_defaults_are_the_recorded_configuration():
     options = _options([])
     assert options["--preset"] == "small" and options["--vocabulary-size"] == "16000"
     assert options["--conv-kernel-size"] == "5"
-    assert options["--ensemble"] == "3"
+    assert options["--ensemble"] == "5"
     assert parse_args([]).holdout == 0.05
     for unset in ("--ema", "--weight-decay", "--dropout", "--token-dropout", "--pretrain-text"):
         assert unset not in options
