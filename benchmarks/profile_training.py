@@ -138,20 +138,11 @@ def table(title, ours, theirs, top):
 
 def main(argv=None):
     args = parse_args(argv)
-    import tensorflow as tf
-
     from benchmarks.architectures import SIZES
-    from benchmarks.training_throughput import KERAS_BUILDERS, _compiled, random_windows
+    from benchmarks.training_throughput import KERAS_BUILDERS, _compiled, windows_dataset
 
     size = SIZES[args.size]
-    windows = random_windows(size, size.batch).astype("int32")
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
-        .batch(size.batch, drop_remainder=True)
-        .cache()
-        .repeat()
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    dataset = windows_dataset(size, size.batch)
     logdir = args.logdir or tempfile.mkdtemp(prefix="profile_training_")
     summaries = {}
     for name, build in KERAS_BUILDERS.items():

@@ -74,6 +74,20 @@ def random_windows(size, batch, seed=0):
     return rng.integers(1, size.vocabulary, (DISTINCT_BATCHES * batch, size.context + 1))
 
 
+def windows_dataset(size, batch):
+    """A cached, repeated, prefetched `tf.data` pipeline of `random_windows` pairs."""
+    import tensorflow as tf
+
+    windows = random_windows(size, batch).astype("int32")
+    return (
+        tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
+        .batch(batch, drop_remainder=True)
+        .cache()
+        .repeat()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
 def _step_end_callback(times):
     """A Keras callback appending the wall time at the end of each training step."""
     import keras
@@ -110,17 +124,7 @@ def keras_seconds_per_step(size, precision, xla, settings, rounds=2):
     steps in turn, `rounds` times, so that a change in the machine's load
     hits both alike. The first step of each `fit` call is not counted.
     """
-    import tensorflow as tf
-
-    batch = settings.batch(size.batch)
-    windows = random_windows(size, batch).astype("int32")
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
-        .batch(batch, drop_remainder=True)
-        .cache()
-        .repeat()
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    dataset = windows_dataset(size, settings.batch(size.batch))
     warmup, timed = steps(size, settings)
     fit = dict(epochs=1, verbose=0, shuffle=False)
     models = {
