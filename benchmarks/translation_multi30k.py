@@ -112,13 +112,13 @@ def main(argv=None):
 
     from transformer_keras.data.translation import pairs_dataset, translation_batches
     from transformer_keras.models.seq2seq import Transformer
-    from transformer_keras.text import SubwordTokenizer
-    from transformer_keras.training import (
+    from transformer_keras.optimization import (
         MaskedAccuracy,
         MaskedSparseCategoricalCrossentropy,
         TransformerSchedule,
         paper_adam,
     )
+    from transformer_keras.text import SubwordTokenizer
 
     output = Path(args.output or f"benchmarks/results/{args.dataset}")
     output.mkdir(parents=True, exist_ok=True)

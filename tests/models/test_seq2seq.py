@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tests.harness import assert_outputs_close, run_model_test
 from transformer_keras.models.seq2seq import MAX_BEAM_SIZE, Transformer
-from transformer_keras.training import MaskedSparseCategoricalCrossentropy
+from transformer_keras.optimization import MaskedSparseCategoricalCrossentropy
 
 SOURCE = np.array([[5, 6, 7, 8, 3, 0], [9, 10, 3, 0, 0, 0]], "int32")
 TARGET = np.array([[2, 11, 12, 13, 0], [2, 14, 0, 0, 0]], "int32")
@@ -217,7 +217,7 @@ def test_bad_arguments():
 
 def test_compile_defaults_are_the_papers():
     from transformer_keras.models import Transformer as Public
-    from transformer_keras.training import TransformerSchedule
+    from transformer_keras.optimization import TransformerSchedule
 
     assert Public is Transformer
     model = tiny()

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import sacrebleu
 
+from transformer_keras.optimization.losses import MaskedSparseCategoricalCrossentropy
+from transformer_keras.optimization.metrics import MaskedAccuracy, Perplexity
+from transformer_keras.optimization.optimizers import adamw
 from transformer_keras.training.callbacks import (
     BleuCallback,
     TextSampleCallback,
     best_weights_path,
     default_callbacks,
 )
-from transformer_keras.training.losses import MaskedSparseCategoricalCrossentropy
-from transformer_keras.training.metrics import MaskedAccuracy, Perplexity
-from transformer_keras.training.optimizers import adamw
 
 TENSORBOARD_INSTALLED = importlib.util.find_spec("tensorboard") is not None
 WORDS = ["<pad>", "the", "cat", "sat", "on", "mat", "dog", "ran"]

@@ -367,7 +367,7 @@ def evaluate_ids(model, ids, batch_size=64):
     import numpy as np
 
     from transformer_keras.data.language_modeling import window_dataset
-    from transformer_keras.training import Perplexity
+    from transformer_keras.optimization import Perplexity
 
     context = min(model.max_sequence_length, len(ids) - 1)
     if context < 1:

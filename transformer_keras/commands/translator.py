@@ -195,8 +195,8 @@ def fit_translator(
 
     from transformer_keras.data.translation import pairs_dataset, translation_batches
     from transformer_keras.models.seq2seq import Transformer
+    from transformer_keras.optimization import TransformerSchedule, paper_adam
     from transformer_keras.text import train_tokenizer
-    from transformer_keras.training import TransformerSchedule, paper_adam
     from transformer_keras.training.backup import load_checkpoint
     from transformer_keras.training.callbacks import (
         BleuCallback,

@@ -13,7 +13,7 @@ default 0 or ""). Legend: B batch, T length.
 
 import tensorflow as tf
 
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 
 def longest_component_length(*element):

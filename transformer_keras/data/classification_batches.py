@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from transformer_keras.data.batching import length_aware_batches
 from transformer_keras.data.classification import TextClassificationData
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 
 def split_data(data, validation_fraction=0.1, seed=0):

@@ -15,7 +15,7 @@ Used by the `transformer-keras demo` step and by tests.
 import random
 
 from transformer_keras.data.classification import from_texts
-from transformer_keras.layers.validation import check_non_negative_int
+from transformer_keras.utils.validation import check_non_negative_int
 
 LABEL_NAMES = ("negative", "positive")
 

@@ -10,7 +10,7 @@ n-grams, measures the digits.
 
 import random
 
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 
 def read_text_files(paths):

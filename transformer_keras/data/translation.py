@@ -24,7 +24,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from transformer_keras.data.batching import bucket_by_length
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 # Fraction of a TSV pair file held out for validation by default.
 DEFAULT_VALIDATION_FRACTION = 0.1

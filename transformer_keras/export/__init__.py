@@ -5,11 +5,6 @@
 and `verify_in_fresh_process` calls a signature in a clean interpreter.
 """
 
-from transformer_keras.export.atomic import (
-    atomic_directory,
-    atomic_file,
-    remove_stale_temporaries,
-)
 from transformer_keras.export.fresh_process import verify_in_fresh_process
 from transformer_keras.export.saved_model import (
     build_export_archive,
@@ -17,6 +12,11 @@ from transformer_keras.export.saved_model import (
     keras_file_path,
     load_keras_model,
     load_saved_model,
+)
+from transformer_keras.utils.atomic import (
+    atomic_directory,
+    atomic_file,
+    remove_stale_temporaries,
 )
 
 __all__ = [

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import keras
 
-from transformer_keras.export.atomic import atomic_directory, atomic_file
+from transformer_keras.utils.atomic import atomic_directory, atomic_file
 
 
 def keras_file_path(path):
@@ -89,7 +89,7 @@ def export_saved_model(path, model, endpoints, track=(), keras_file=True):
     The SavedModel folder (and, with `keras_file`, `path + ".keras"`, the model
     itself for fine-tuning in Keras) are first written to hidden temporary
     siblings and then moved into place, so a crash never leaves a partial
-    model under `path` (see `export/atomic.py`). Both are staged before either
+    model under `path` (see `utils/atomic.py`). Both are staged before either
     is moved.
 
     Args:

@@ -15,7 +15,7 @@ from transformer_keras.layers import masks
 from transformer_keras.layers.chunked_attention import chunked_dot_product_attention
 from transformer_keras.layers.position import RotaryEmbedding
 from transformer_keras.layers.residual import ResidualBlock
-from transformer_keras.layers.validation import (
+from transformer_keras.utils.validation import (
     check_divisible,
     check_positive_int,
     check_rate,

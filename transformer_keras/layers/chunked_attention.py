@@ -22,7 +22,7 @@ import functools
 import keras
 from keras import ops
 
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 
 def chunked_dot_product_attention(query, key, value, chunk_size, mask=None, scale=None):

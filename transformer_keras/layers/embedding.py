@@ -13,7 +13,7 @@ from transformer_keras.layers.position import (
     PositionEmbedding,
     SinusoidalPositionEncoding,
 )
-from transformer_keras.layers.validation import (
+from transformer_keras.utils.validation import (
     check_choice,
     check_positive_int,
     check_rate,

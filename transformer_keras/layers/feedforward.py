@@ -7,7 +7,7 @@ import keras
 from keras import ops
 
 from transformer_keras.layers.residual import ResidualBlock
-from transformer_keras.layers.validation import check_choice, check_positive_int
+from transformer_keras.utils.validation import check_choice, check_positive_int
 
 ACTIVATIONS = ("relu", "gelu", "swiglu")
 

@@ -6,7 +6,7 @@ Legend: B batch, T length, N heads, H head size, D model width.
 import keras
 from keras import ops
 
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 
 def sinusoidal_table(length, hidden_dim, max_wavelength=10000.0, start_index=0):

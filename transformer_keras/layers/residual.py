@@ -6,7 +6,7 @@ Pre-LN (`normalize_first=True`): `x + Dropout(Sublayer(LayerNorm(x)))`.
 
 import keras
 
-from transformer_keras.layers.validation import check_positive_float, check_rate
+from transformer_keras.utils.validation import check_positive_float, check_rate
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")

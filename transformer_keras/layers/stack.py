@@ -2,7 +2,7 @@
 
 import keras
 
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 
 class TransformerStack(keras.layers.Layer):

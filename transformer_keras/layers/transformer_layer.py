@@ -10,7 +10,7 @@ import keras
 
 from transformer_keras.layers.attention import AttentionBlock
 from transformer_keras.layers.feedforward import FeedForwardBlock
-from transformer_keras.layers.validation import (
+from transformer_keras.utils.validation import (
     check_divisible,
     check_positive_int,
     check_rate,

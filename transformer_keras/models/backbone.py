@@ -12,7 +12,7 @@ Legend: B batch, T length, S source length, L layers, D width, V vocabulary.
 import keras
 
 from transformer_keras.layers import Decoder, Encoder, TokenAndPositionEmbedding
-from transformer_keras.layers.validation import check_choice
+from transformer_keras.utils.validation import check_choice
 
 STACKS = ("encoder", "decoder")
 

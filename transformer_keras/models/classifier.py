@@ -13,14 +13,14 @@ Legend: B batch, T length, D width, C classes, N heads, L layers.
 import keras
 from keras import ops
 
-from transformer_keras.layers.validation import (
+from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.task import BACKBONE_KEYS, Task
+from transformer_keras.utils.validation import (
     check_choice,
     check_non_negative_int,
     check_positive_int,
     check_rate,
 )
-from transformer_keras.models.backbone import Backbone
-from transformer_keras.models.task import BACKBONE_KEYS, Task
 
 POOLINGS = ("mean", "max", "cls")
 
@@ -475,7 +475,7 @@ class TransformerClassifier(Task):
         )
 
     def default_optimizer(self):
-        from transformer_keras.training import adamw, warmup_cosine
+        from transformer_keras.optimization import adamw, warmup_cosine
 
         total_steps = self._default_total_steps or 10_000
         schedule = warmup_cosine(

@@ -16,9 +16,9 @@ import keras
 from keras import ops
 
 from transformer_keras.generation.prompts import MAX_NEW_TOKENS  # noqa: F401  (public here too)
-from transformer_keras.layers.validation import check_positive_int
 from transformer_keras.models.backbone import Backbone
 from transformer_keras.models.task import BACKBONE_KEYS, Task
+from transformer_keras.utils.validation import check_positive_int
 
 # Tokens `score` sends through the model per call: bounds its memory for any text length.
 SCORE_TOKENS_PER_CALL = 2048
@@ -585,7 +585,7 @@ class TransformerLM(Task):
         """nanoGPT's recipe: AdamW (beta_2 0.99, weight decay 0.1, global norm
         clipping at 1); the learning rate warms up over 5% of `total_steps` to
         `learning_rate`, then decays along a cosine to a tenth of it."""
-        from transformer_keras.training import adamw, warmup_cosine
+        from transformer_keras.optimization import adamw, warmup_cosine
 
         total_steps = getattr(self, "_total_steps", None) or 5000
         peak = getattr(self, "_learning_rate", None) or 1e-3
@@ -598,11 +598,11 @@ class TransformerLM(Task):
         return adamw(schedule, weight_decay=0.1, beta_2=0.99, epsilon=1e-8, global_clipnorm=1.0)
 
     def default_loss(self):
-        from transformer_keras.training.losses import MaskedSparseCategoricalCrossentropy
+        from transformer_keras.optimization.losses import MaskedSparseCategoricalCrossentropy
 
         return MaskedSparseCategoricalCrossentropy(pad_id=self.pad_id)
 
     def default_metrics(self):
-        from transformer_keras.training.metrics import MaskedAccuracy, Perplexity
+        from transformer_keras.optimization.metrics import MaskedAccuracy, Perplexity
 
         return [Perplexity(pad_id=self.pad_id), MaskedAccuracy(pad_id=self.pad_id)]

@@ -20,15 +20,15 @@ Legend: B batch, T length, P masked positions per row, D width, V vocabulary.
 import keras
 from keras import ops
 
-from transformer_keras.data.masked_language_modeling import (
+from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.classifier import TransformerClassifier
+from transformer_keras.models.task import BACKBONE_KEYS, Task
+from transformer_keras.text.masking import (
     check_masking_rates,
     mask_tokens,
     num_masked_positions,
 )
-from transformer_keras.layers.validation import check_positive_int
-from transformer_keras.models.backbone import Backbone
-from transformer_keras.models.classifier import TransformerClassifier
-from transformer_keras.models.task import BACKBONE_KEYS, Task
+from transformer_keras.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -289,7 +289,7 @@ class MaskedLanguageModel(Task):
         )
 
     def default_optimizer(self):
-        from transformer_keras.training import adamw, warmup_cosine
+        from transformer_keras.optimization import adamw, warmup_cosine
 
         # At least 2 steps: a warmup step and a decay step (tiny corpora).
         total_steps = max(self._default_total_steps or 10_000, 2)
@@ -301,11 +301,11 @@ class MaskedLanguageModel(Task):
         return adamw(schedule, weight_decay=self._default_weight_decay, clipnorm=1.0)
 
     def default_loss(self):
-        from transformer_keras.training.losses import MaskedSparseCategoricalCrossentropy
+        from transformer_keras.optimization.losses import MaskedSparseCategoricalCrossentropy
 
         return MaskedSparseCategoricalCrossentropy(pad_id=self.pad_id)
 
     def default_metrics(self):
-        from transformer_keras.training.metrics import MaskedAccuracy
+        from transformer_keras.optimization.metrics import MaskedAccuracy
 
         return [MaskedAccuracy(pad_id=self.pad_id, name="accuracy")]

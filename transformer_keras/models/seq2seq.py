@@ -15,13 +15,13 @@ import keras
 from keras import ops
 
 from transformer_keras.layers import masks
-from transformer_keras.layers.validation import check_positive_int
 from transformer_keras.models.backbone import Backbone
 from transformer_keras.models.seq2seq_translation import (  # noqa: F401 (public)
     MAX_BEAM_SIZE,
     TranslationMixin,
 )
 from transformer_keras.models.task import Task
+from transformer_keras.utils.validation import check_positive_int
 
 _SHARED_KEYS = (
     "hidden_dim",
@@ -361,17 +361,17 @@ class Transformer(TranslationMixin, Task):
 
     # -------------------------------------------------------------- compile
     def default_optimizer(self):
-        from transformer_keras.training import TransformerSchedule, paper_adam
+        from transformer_keras.optimization import TransformerSchedule, paper_adam
 
         return paper_adam(TransformerSchedule(self.hidden_dim))
 
     def default_loss(self):
-        from transformer_keras.training import MaskedSparseCategoricalCrossentropy
+        from transformer_keras.optimization import MaskedSparseCategoricalCrossentropy
 
         return MaskedSparseCategoricalCrossentropy(label_smoothing=0.1, pad_id=self.pad_id)
 
     def default_metrics(self):
-        from transformer_keras.training import MaskedAccuracy
+        from transformer_keras.optimization import MaskedAccuracy
 
         return [MaskedAccuracy(pad_id=self.pad_id)]
 

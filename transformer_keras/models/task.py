@@ -152,8 +152,8 @@ class Task(keras.Model):
         # Registers the tokenizer classes, and the optimizers, losses and
         # metrics that `compile_from_config` rebuilds, in a process that
         # imported neither (e.g. `transformer-keras evaluate`).
+        import transformer_keras.optimization  # noqa: F401
         import transformer_keras.text  # noqa: F401
-        import transformer_keras.training  # noqa: F401
 
         config = dict(config)
         config.pop("trainable", None)

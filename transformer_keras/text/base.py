@@ -20,7 +20,7 @@ Legend: B batch, T length in tokens.
 import keras
 import tensorflow as tf
 
-from transformer_keras.layers.validation import check_choice, check_positive_int
+from transformer_keras.utils.validation import check_choice, check_positive_int
 
 PAD_ID = 0
 UNKNOWN_ID = 1

@@ -2,12 +2,12 @@
 
 import keras
 
-from transformer_keras.layers.validation import check_choice
 from transformer_keras.text.base import Tokenizer
 from transformer_keras.text.byte_tokenizer import ByteTokenizer
 from transformer_keras.text.char_tokenizer import CharTokenizer
 from transformer_keras.text.subword_tokenizer import SubwordTokenizer
 from transformer_keras.text.word_tokenizer import WordTokenizer
+from transformer_keras.utils.validation import check_choice
 
 TOKENIZER_CLASSES = {
     "byte": ByteTokenizer,

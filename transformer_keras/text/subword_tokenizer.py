@@ -19,7 +19,6 @@ import tensorflow as tf
 import tensorflow_text
 from tensorflow_text.python.ops.sentencepiece_tokenizer import gen_sentencepiece_tokenizer
 
-from transformer_keras.layers.validation import check_choice, check_positive_int
 from transformer_keras.text.base import (
     END_ID,
     NUM_SPECIAL_TOKENS,
@@ -31,6 +30,7 @@ from transformer_keras.text.base import (
     Tokenizer,
 )
 from transformer_keras.text.corpus import python_texts
+from transformer_keras.utils.validation import check_choice, check_positive_int
 
 MODEL_TYPES = ("unigram", "bpe")
 # SentencePiece skips longer training sentences; 64 KiB keeps whole IMDB reviews.

@@ -3,7 +3,6 @@
 import keras
 import tensorflow as tf
 
-from transformer_keras.layers.validation import check_positive_int
 from transformer_keras.text.base import (
     NUM_SPECIAL_TOKENS,
     SPECIAL_TOKENS,
@@ -12,6 +11,7 @@ from transformer_keras.text.base import (
     check_bool,
 )
 from transformer_keras.text.corpus import text_batches
+from transformer_keras.utils.validation import check_positive_int
 
 _PAD_TOKEN, _UNKNOWN_TOKEN, _START_TOKEN, _END_TOKEN = SPECIAL_TOKENS
 

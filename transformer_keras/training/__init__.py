@@ -1,4 +1,7 @@
-"""Training: schedules, masked losses and metrics, optimizers and callbacks."""
+"""Training: callbacks, the resumable fit, its saved state and distribution strategies.
+
+Schedules, optimizers, losses and metrics live in `transformer_keras.optimization`.
+"""
 
 from transformer_keras.training.callbacks import (
     BleuCallback,
@@ -6,22 +9,10 @@ from transformer_keras.training.callbacks import (
     best_weights_path,
     default_callbacks,
 )
-from transformer_keras.training.losses import MaskedSparseCategoricalCrossentropy
-from transformer_keras.training.metrics import MaskedAccuracy, Perplexity
-from transformer_keras.training.optimizers import AdamWExcluding, adamw, paper_adam
-from transformer_keras.training.schedules import TransformerSchedule, warmup_cosine
 
 __all__ = [
-    "AdamWExcluding",
     "BleuCallback",
-    "MaskedAccuracy",
-    "MaskedSparseCategoricalCrossentropy",
-    "Perplexity",
     "TextSampleCallback",
-    "TransformerSchedule",
-    "adamw",
     "best_weights_path",
     "default_callbacks",
-    "paper_adam",
-    "warmup_cosine",
 ]

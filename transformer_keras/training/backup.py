@@ -12,7 +12,7 @@ leave weights and epoch counter that disagree. The zoo keeps its own state:
 `epoch` is the epoch in progress and `step` the batches of it already done
 (`step == 0`: the epoch has not started). Each save writes a new folder under
 a temporary name, renames it into place, then atomically replaces the
-`latest` file that names it (`export/atomic.py`), and only then deletes the
+`latest` file that names it (`utils/atomic.py`), and only then deletes the
 older folders; whenever the process dies, `latest` names a complete state.
 In a multi-worker job only the chief's copy is kept
 (`distribute.chief_writes`).
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import keras
 
-from transformer_keras.export.atomic import atomic_directory, atomic_file
-from transformer_keras.layers.validation import check_positive_int
 from transformer_keras.training.distribute import chief_writes
+from transformer_keras.utils.atomic import atomic_directory, atomic_file
+from transformer_keras.utils.validation import check_positive_int
 
 WEIGHTS_FILE = "weights.weights.h5"
 PROGRESS_FILE = "progress.json"

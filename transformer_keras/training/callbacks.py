@@ -6,7 +6,7 @@ import os
 import keras
 import sacrebleu
 
-from transformer_keras.layers.validation import check_positive_int
+from transformer_keras.utils.validation import check_positive_int
 
 
 def best_weights_path(output_dir):

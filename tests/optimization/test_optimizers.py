@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from transformer_keras import layers
-from transformer_keras.training.optimizers import adamw, paper_adam
-from transformer_keras.training.schedules import TransformerSchedule
+from transformer_keras.optimization.optimizers import adamw, paper_adam
+from transformer_keras.optimization.schedules import TransformerSchedule
 
 
 def tiny_encoder_variables():
@@ -63,6 +63,6 @@ def test_adamw_rejects_a_bad_weight_decay():
 
 
 def test_docstring_examples_run():
-    from transformer_keras.training import optimizers
+    from transformer_keras.optimization import optimizers
 
     assert doctest.testmod(optimizers).failed == 0

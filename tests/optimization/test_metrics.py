@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.training.test_losses import numpy_log_softmax
-from transformer_keras.training.metrics import MaskedAccuracy, Perplexity
+from transformer_keras.optimization.metrics import MaskedAccuracy, Perplexity
 
 
 @pytest.fixture
@@ -88,6 +88,6 @@ def test_metrics_reject_a_bad_pad_id():
 
 
 def test_docstring_examples_run():
-    from transformer_keras.training import metrics
+    from transformer_keras.optimization import metrics
 
     assert doctest.testmod(metrics).failed == 0

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from transformer_keras.layers.validation import (
+from transformer_keras.utils.validation import (
     check_non_negative_int,
     check_positive_float,
     check_positive_int,

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from transformer_keras.training.losses import MaskedSparseCategoricalCrossentropy
+from transformer_keras.optimization.losses import MaskedSparseCategoricalCrossentropy
 
 
 def numpy_log_softmax(logits):
@@ -144,6 +144,6 @@ def test_loss_rejects_bad_arguments(arguments, message):
 
 
 def test_docstring_examples_run():
-    from transformer_keras.training import losses
+    from transformer_keras.optimization import losses
 
     assert doctest.testmod(losses).failed == 0

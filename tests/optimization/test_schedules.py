@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from transformer_keras.training.schedules import TransformerSchedule, warmup_cosine
+from transformer_keras.optimization.schedules import TransformerSchedule, warmup_cosine
 
 
 def paper_formula(step, hidden_dim, warmup_steps, scale=1.0):
@@ -91,6 +91,6 @@ def test_warmup_cosine_rejects_bad_arguments(arguments, message):
 
 
 def test_docstring_examples_run():
-    from transformer_keras.training import schedules
+    from transformer_keras.optimization import schedules
 
     assert doctest.testmod(schedules).failed == 0

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from transformer_keras.export.atomic import (
+from transformer_keras.utils.atomic import (
     atomic_directory,
     atomic_file,
     remove_stale_temporaries,
@@ -109,6 +109,6 @@ def test_paths_of_the_wrong_kind_are_rejected(tmp_path):
 
 
 def test_docstring_examples_run():
-    from transformer_keras.export import atomic
+    from transformer_keras.utils import atomic
 
     assert doctest.testmod(atomic).failed == 0

@@ -6,8 +6,8 @@ Legend: B batch, T target length, V vocabulary (or C classes).
 import keras
 from keras import ops
 
-from transformer_keras.layers.validation import check_rate
-from transformer_keras.training.token_weights import squeeze_class_axis, token_weights
+from transformer_keras.optimization.token_weights import squeeze_class_axis, token_weights
+from transformer_keras.utils.validation import check_rate
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")

@@ -2,8 +2,8 @@
 
 import keras
 
-from transformer_keras.layers.validation import check_rate
-from transformer_keras.training.replica_clipping import ClipSummedGradients
+from transformer_keras.optimization.replica_clipping import ClipSummedGradients
+from transformer_keras.utils.validation import check_rate
 
 # Regular expressions searched in variable names (`Dense`/`EinsumDense` "bias",
 # `LayerNormalization` "gamma"/"beta", `Embedding`/position tables "embeddings",
@@ -100,7 +100,7 @@ def paper_adam(learning_rate):
         A `keras.optimizers.Adam`.
 
     Example:
-    >>> from transformer_keras.training.schedules import TransformerSchedule
+    >>> from transformer_keras.optimization.schedules import TransformerSchedule
     >>> optimizer = paper_adam(TransformerSchedule(hidden_dim=512))
     >>> optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
     (0.9, 0.98, 1e-09)

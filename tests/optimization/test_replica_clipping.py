@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from transformer_keras.training import replica_clipping
-from transformer_keras.training.optimizers import adamw
-from transformer_keras.training.replica_clipping import ClipSummedGradients
+from transformer_keras.optimization import replica_clipping
+from transformer_keras.optimization.optimizers import adamw
+from transformer_keras.optimization.replica_clipping import ClipSummedGradients
 
 pytestmark = pytest.mark.tf_only
 

@@ -8,7 +8,7 @@ lengths. Legend: B batch, T target length, V vocabulary.
 import keras
 from keras import ops
 
-from transformer_keras.training.token_weights import squeeze_class_axis, token_weights
+from transformer_keras.optimization.token_weights import squeeze_class_axis, token_weights
 
 
 class _MaskedTokenMean(keras.metrics.Mean):
