@@ -75,16 +75,17 @@ def trained(tmp_path_factory):
     return folder, output
 
 
-def _served_translations(output, texts, beam_size):
-    """The exported `translate` signature's translations, called directly."""
-    signature = translator.load_translate_signature(str(output))
-    return translator.translate_texts(signature, texts, beam_size)
+@pytest.fixture(scope="module")
+def served(trained):
+    """The exported `translate` signature, loaded once: `served(texts, beam_size)`."""
+    signature = translator.load_translate_signature(str(trained[1]))
+    return lambda texts, beam_size: translator.translate_texts(signature, texts, beam_size)
 
 
 @pytest.mark.slow
 @pytest.mark.tf_only
 def test_train_exports_then_evaluate_prints_sacrebleu_of_the_served_translations(
-    trained, capsys
+    trained, served, capsys
 ):
     folder, output = trained
     assert (output / "saved_model.pb").is_file()
@@ -109,7 +110,7 @@ def test_train_exports_then_evaluate_prints_sacrebleu_of_the_served_translations
     assert "(60 sentences, beam size 4," in printed
     sources = (folder / "test.src").read_text().splitlines()
     references = (folder / "test.ref").read_text().splitlines()
-    hypotheses = _served_translations(output, sources, beam_size=4)
+    hypotheses = served(sources, beam_size=4)
     expected_bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
     expected_chrf = sacrebleu.corpus_chrf(hypotheses, [references]).score
     assert (bleu, chrf) == pytest.approx((expected_bleu, expected_chrf), abs=0.006), printed
@@ -118,13 +119,13 @@ def test_train_exports_then_evaluate_prints_sacrebleu_of_the_served_translations
 
 @pytest.mark.slow
 @pytest.mark.tf_only
-def test_translate_reads_stdin_lines(trained, capsys, monkeypatch):
+def test_translate_reads_stdin_lines(trained, served, capsys, monkeypatch):
     _, output = trained
     capsys.readouterr()
     monkeypatch.setattr("sys.stdin", io.StringIO("tu so ri\nnu pe ka lo\n"))
     assert cli.main(["translate", str(output), "--beam-size", "1"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed == _served_translations(output, ["tu so ri", "nu pe ka lo"], beam_size=1)
+    assert printed == served(["tu so ri", "nu pe ka lo"], beam_size=1)
 
 
 @pytest.mark.tf_only
