@@ -229,6 +229,36 @@ class TranslationMixin:
         has_source = source_ids[:, 0] != self.end_id  # (B,) empty sources are [end]
         return tf.where(has_source, translations, "")
 
+    def translate_all(self, texts, beam_size=4, alpha=0.6, batch_size=64):
+        """Translates a list of strings, in batches of similar source lengths.
+
+        Each batch decodes at most `2 * longest source + 10` tokens (within the
+        context): the self-attention cache the beams reorder at every step is
+        then as short as the batch allows.
+
+        Args:
+            texts: a list of strings.
+            beam_size, alpha: see `search()`.
+            batch_size: sentences per batch.
+
+        Returns:
+            A list of strings.
+        """
+        texts = list(texts)
+        if not texts:
+            return []
+        lengths = self._tokenizer("source_tokenizer").tokenize(texts).row_lengths().numpy()
+        order = sorted(range(len(texts)), key=lambda index: lengths[index])
+        translations = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            indexes = order[start : start + batch_size]
+            longest = int(max(lengths[index] for index in indexes))
+            max_length = min(2 * longest + 10, self.max_sequence_length)
+            batch = self.translate([texts[i] for i in indexes], beam_size, max_length, alpha)
+            for index, text in zip(indexes, batch.numpy()):
+                translations[index] = text.decode("utf-8", errors="replace")
+        return translations
+
     def _tokenizer(self, name):
         tokenizer = getattr(self, name)
         if tokenizer is None:
