@@ -160,17 +160,20 @@ def train_command(args):
 
     from transformer_keras.data.masked_language_modeling import read_text_lines
     from transformer_keras.recipes.classifier import ClassifierRecipe, train_classifier
+    from transformer_keras.recipes.pipeline import start_run
 
     started = time.time()
     recipe = recipe_from_args(ClassifierRecipe, args, RECIPE_FLAGS)
     recipe = dataclasses.replace(
         recipe, pretrain=recipe_from_args(type(recipe.pretrain), args, PRETRAIN_FLAGS)
     )
+    options = run_options(args)
+    start_run(options)  # Seeds, and the strategy before any TensorFlow op.
     train = _load(args.train, args)
     validation = _load(args.validation, args, train.label_names) if args.validation else None
     pretrain = read_text_lines(args.pretrain_text) if args.pretrain_text is not None else None
     result = train_classifier(
-        train, validation, args.output, recipe, run_options(args), pretrain=pretrain
+        train, validation, args.output, recipe, options, pretrain=pretrain
     )
     print(f"validation accuracy {result.metrics['accuracy']:.4f}")
     print(f"exported {result.path} (and {result.path}.keras) in {time.time() - started:.0f} s")

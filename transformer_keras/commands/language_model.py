@@ -113,6 +113,7 @@ def train_command(args):
         LanguageModelRecipe,
         train_language_model,
     )
+    from transformer_keras.recipes.pipeline import start_run
 
     started = time.time()
     recipe = recipe_from_args(LanguageModelRecipe, args, RECIPE_FLAGS)
@@ -122,9 +123,11 @@ def train_command(args):
         recipe = dataclasses.replace(recipe, max_steps=args.max_steps)
     if args.no_xla:
         recipe = dataclasses.replace(recipe, jit_compile=False)
+    options = run_options(args)
+    start_run(options)  # Seeds, and the strategy before any TensorFlow op.
     texts = read_text_files(args.train)
     validation = read_text_files(args.validation) if args.validation else None
-    result = train_language_model(texts, validation, args.output, recipe, run_options(args))
+    result = train_language_model(texts, validation, args.output, recipe, options)
     if "loss" in result.metrics:
         loss, perplexity = result.metrics["loss"], result.metrics["perplexity"]
         print(f"validation loss {loss:.4f} perplexity {perplexity:.2f}")

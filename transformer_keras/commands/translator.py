@@ -119,10 +119,13 @@ def train_command(args):
     import time
 
     from transformer_keras.data.translation import read_pairs
+    from transformer_keras.recipes.pipeline import start_run
     from transformer_keras.recipes.translator import TranslatorRecipe, train_translator
 
     started = time.time()
     recipe = recipe_from_args(TranslatorRecipe, args, RECIPE_FLAGS)
+    options = run_options(args)
+    start_run(options)  # Seeds, and the strategy before any TensorFlow op.
     columns = dict(source_column=args.source_column, target_column=args.target_column)
     train = read_pairs(args.train_source, args.train_target, args.train_pairs, **columns)
     if train is None:
@@ -133,7 +136,7 @@ def train_command(args):
     validation = read_pairs(
         args.validation_source, args.validation_target, args.validation_pairs, **columns
     )
-    result = train_translator(train, validation, args.output, recipe, run_options(args))
+    result = train_translator(train, validation, args.output, recipe, options)
     if result.metrics:
         print(f"validation BLEU {result.metrics['bleu']:.2f} chrF {result.metrics['chrf']:.2f}")
     print(f"exported {result.path} (and {result.path}.keras) in {time.time() - started:.0f} s")

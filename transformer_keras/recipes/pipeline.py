@@ -127,8 +127,17 @@ def training_dir(output):
     return str(output).rstrip("/") + ".training"
 
 
+# Strategies made by `start_run`, by name: TensorFlow allows one multi-worker
+# strategy per process, made before any other TensorFlow op.
+_STARTED = {}
+
+
 def start_run(options):
     """Seeds everything and returns the run's `tf.distribute.Strategy` (or `None`).
+
+    Call it first, before any TensorFlow op (reading the data included): a
+    multi-worker strategy must exist before them. A strategy named by a string
+    is made once per process; later calls return it (and seed again).
 
     Args:
         options: `RunOptions`.
@@ -137,10 +146,14 @@ def start_run(options):
     from transformer_keras.training.reproducibility import set_seed
 
     set_seed(options.seed, deterministic=options.deterministic)
-    strategy = get_strategy(options.strategy)
-    if num_replicas(strategy) > 1:
-        print(f"training on {num_replicas(strategy)} replicas", flush=True)
-    return strategy
+    name = options.strategy
+    if not isinstance(name, str):
+        return get_strategy(name)
+    if name not in _STARTED:
+        _STARTED[name] = get_strategy(name)
+        if num_replicas(_STARTED[name]) > 1:
+            print(f"training on {num_replicas(_STARTED[name])} replicas ({name})", flush=True)
+    return _STARTED[name]
 
 
 def strategy_scope(strategy):
@@ -193,7 +206,10 @@ def fit_plan(plan, run_dir, options, strategy=None, seed=None):
     with strategy_scope(strategy):
         model = plan.build_model()
     backup_dir = os.path.join(run_dir, "backup")
-    progress = load_training_state(model, backup_dir) if latest_state(backup_dir) else None
+    progress = None
+    if latest_state(backup_dir):
+        with strategy_scope(strategy):
+            progress = load_training_state(model, backup_dir)
     if progress is not None and progress.get("status") == "finished":
         print(f"trained weights found in '{latest_state(backup_dir)}'", flush=True)
         return model
@@ -225,11 +241,12 @@ def fit_plan(plan, run_dir, options, strategy=None, seed=None):
         strategy=strategy,
         delete_state_when_done=False,
     )
-    if os.path.exists(best_weights_path(run_dir)):
-        load_checkpoint(model, best_weights_path(run_dir))  # Names a broken file.
-    save_training_state(
-        model, backup_dir, plan.epochs, 0, strategy, callbacks=(), status="finished"
-    )
+    with strategy_scope(strategy):
+        if os.path.exists(best_weights_path(run_dir)):
+            load_checkpoint(model, best_weights_path(run_dir))  # Names a broken file.
+        save_training_state(
+            model, backup_dir, plan.epochs, 0, strategy, callbacks=(), status="finished"
+        )
     return model
 
 

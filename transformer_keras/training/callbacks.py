@@ -3,6 +3,7 @@
 import importlib.util
 import math
 import os
+import tempfile
 import time
 
 import keras
@@ -119,9 +120,11 @@ class BestWeightsCheckpoint(keras.callbacks.Callback):
     (`utils/atomic.py`), so a kill never leaves a partial file. A monitor
     such as `val_bleu` (from `BleuCallback(every_n_epochs=n)`) is missing from
     the other epochs' logs; those epochs are skipped silently. In a
-    multi-worker job only the chief writes (`write=False` elsewhere); every
-    worker still tracks `best`, so their states agree. The best value is part
-    of the training state a resumed run restores (`get_state`/`set_state`).
+    multi-worker job every worker saves at the same epochs (reading the
+    variables may take collective operations, which every worker must run),
+    but only the chief keeps its file (`write=False` elsewhere: a temporary
+    file, deleted). The best value is part of the training state a resumed
+    run restores (`get_state`/`set_state`).
 
     Args:
         filepath: the `.weights.h5` file.
@@ -163,6 +166,9 @@ class BestWeightsCheckpoint(keras.callbacks.Callback):
         if self.write:
             with atomic_file(self.filepath) as staging:
                 self.model.save_weights(staging)
+        else:
+            with tempfile.TemporaryDirectory(prefix="transformer_keras-worker-") as scratch:
+                self.model.save_weights(os.path.join(scratch, "best.weights.h5"))
 
     def get_state(self):
         return {"best": self.best}

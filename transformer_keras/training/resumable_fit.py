@@ -24,6 +24,8 @@ passes on the first `on_train_begin` only (then restores their saved states)
 and one `on_train_end`, when the run is over.
 """
 
+import contextlib
+
 import keras
 
 from transformer_keras.training.backup import (
@@ -103,7 +105,8 @@ def fit_resumable(
     """
     _check_epochs(epochs)
     steps_per_epoch = _steps_per_epoch(make_batches, steps_per_epoch)
-    progress = load_training_state(model, backup_dir) or {"epoch": 0, "step": 0}
+    with _scope(strategy):  # Optimizer variables made while loading are distributed too.
+        progress = load_training_state(model, backup_dir) or {"epoch": 0, "step": 0}
     epoch, step = progress["epoch"], progress["step"]
     if step >= steps_per_epoch:  # Saved on an epoch's last step.
         epoch, step = epoch + 1, 0
@@ -211,6 +214,10 @@ def _fit_epochs(model, make_batches, epochs, steps_per_epoch, epoch, step, histo
             **fit_kwargs,
         )
         _merge(history, run)
+
+
+def _scope(strategy):
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def _check_epochs(epochs):
