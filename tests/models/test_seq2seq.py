@@ -91,11 +91,11 @@ def test_cached_decoding_with_cross_attention_equals_full_decoding():
     cache = model.initial_cache(2, max_length=8)
     steps = []
     for index in range(TARGET.shape[1]):
-        logits, cache = model.decode(
+        logits, cache = model.decode_with_cache(
             TARGET[:, index : index + 1],
+            cache,
+            index,
             source_padding_mask=source_mask,
-            cache=cache,
-            cache_update_index=index,
             cross_attention_cache=cross_cache,
         )
         steps.append(np.asarray(logits))

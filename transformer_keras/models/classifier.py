@@ -236,26 +236,21 @@ class TransformerClassifier(Task):
         pooled = self.head_dropout(pooled, training=training)
         return self.head(pooled)  # (B, C)
 
-    def _encode(self, token_ids, padding_mask, training=None, return_attention_scores=False):
-        """`(B, T)` ids -> `(B, T, D)` states (and the scores): the backbone, with
-        the n-gram convolution between its embedding and its stack if any."""
+    def _encode(self, token_ids, padding_mask, training=None):
+        """`(B, T)` ids -> `(B, T, D)` states: the backbone, with the n-gram
+        convolution between its embedding and its stack if any."""
         if self.conv is None:
-            return self.backbone(
-                token_ids,
-                padding_mask=padding_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
-            )
+            return self.backbone(token_ids, padding_mask=padding_mask, training=training)
+        hidden = self._convolved_embeddings(token_ids, padding_mask, training=training)
+        return self.backbone.transformer(hidden, padding_mask=padding_mask, training=training)
+
+    def _convolved_embeddings(self, token_ids, padding_mask, training=None):
+        """`(B, T)` ids -> `(B, T, D)` embeddings plus their n-gram convolution."""
         embeddings = self.backbone.embedding(token_ids, training=training)  # (B, T, D)
         real = ops.cast(padding_mask, embeddings.dtype)[:, :, None]  # (B, T, 1)
         embeddings = embeddings * real
         local = self.conv_dropout(self.conv(embeddings), training=training)  # (B, T, D)
-        return self.backbone.transformer(
-            embeddings + local,
-            padding_mask=padding_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
+        return embeddings + local
 
     def _ids_and_mask(self, inputs):
         """`(B, T)` token ids and `(B, T)` boolean padding mask of the inputs."""
@@ -387,8 +382,10 @@ class TransformerClassifier(Task):
             inputs: token ids `(B, T)` or the dict accepted by `call`.
         """
         token_ids, padding_mask = self._ids_and_mask(inputs)
-        _, scores = self._encode(token_ids, padding_mask, return_attention_scores=True)
-        return scores
+        if self.conv is None:
+            return self.backbone.attention_scores(token_ids, padding_mask=padding_mask)
+        hidden = self._convolved_embeddings(token_ids, padding_mask, training=False)
+        return self.backbone.transformer.attention_scores(hidden, padding_mask=padding_mask)
 
     def preprocess(self, texts):
         """Strings `(B,)` -> `(B, max_sequence_length)` int32 token ids.

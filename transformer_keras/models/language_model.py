@@ -193,23 +193,9 @@ class TransformerLM(Task):
         self.built = True
 
     def call(self, inputs, training=None):
-        return self._forward(inputs, training=training)
-
-    def _forward(self, inputs, training=None, return_attention_scores=False):
-        padding_mask = None
-        if isinstance(inputs, dict):
-            padding_mask = inputs.get("padding_mask")
-            inputs = inputs["token_ids"]
-        results = self.backbone(
-            inputs,
-            padding_mask=padding_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
-        if not return_attention_scores:
-            return self.logits(results)
-        hidden, scores = results
-        return self.logits(hidden), scores
+        token_ids, padding_mask = _ids_and_mask(inputs)
+        hidden = self.backbone(token_ids, padding_mask=padding_mask, training=training)
+        return self.logits(hidden)
 
     def logits(self, hidden):
         """`(B, T, D)` final hidden states -> `(B, T, V)` float32 logits."""
@@ -235,9 +221,7 @@ class TransformerLM(Task):
         """
         if cache is None:
             return self(token_ids, training=False), None
-        hidden, cache = self.backbone(
-            token_ids, cache=cache, cache_update_index=cache_update_index, training=False
-        )
+        hidden, cache = self.backbone.call_with_cache(token_ids, cache, cache_update_index)
         return self.logits(hidden), cache
 
     def initial_cache(self, batch_size):
@@ -250,7 +234,8 @@ class TransformerLM(Task):
         Args:
             inputs: `(B, T)` token ids or the dict accepted by `call`.
         """
-        _, scores = self._forward(inputs, return_attention_scores=True)
+        token_ids, padding_mask = _ids_and_mask(inputs)
+        scores = self.backbone.attention_scores(token_ids, padding_mask=padding_mask)
         return [layer_scores["self_attention"] for layer_scores in scores]
 
     def compute_output_shape(self, inputs_shape):
@@ -606,3 +591,10 @@ class TransformerLM(Task):
         from transformer_keras.optimization.metrics import MaskedAccuracy, Perplexity
 
         return [Perplexity(pad_id=self.pad_id), MaskedAccuracy(pad_id=self.pad_id)]
+
+
+def _ids_and_mask(inputs):
+    """`(B, T)` token ids and the `(B, T)` padding mask of the inputs (or `None`)."""
+    if isinstance(inputs, dict):
+        return inputs["token_ids"], inputs.get("padding_mask")
+    return inputs, None

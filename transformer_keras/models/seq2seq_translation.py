@@ -4,7 +4,7 @@
 compiled graph: greedy decoding through the package's one cached decode loop
 for `beam_size == 1`, batched beam search otherwise), `greedy_search()`,
 `beam_search()`, `encode_source()` and `translate()`. The mixin relies on the
-model's `encode`, `decode`, `initial_cache`, `cross_attention_cache`, its
+model's `encode`, `decode_with_cache`, `initial_cache`, `cross_attention_cache`, its
 special ids, `max_sequence_length` and tokenizers.
 
 Legend: B batch, S source length, T target length, K beams, L layers,
@@ -113,11 +113,11 @@ class TranslationMixin:
         """The cached decoder step `(token_ids, cache, index) -> (logits, cache)`."""
 
         def step_fn(token_ids, cache, cache_update_index):
-            return self.decode(
+            return self.decode_with_cache(
                 token_ids,
+                cache,
+                cache_update_index,
                 source_padding_mask=source_padding_mask,
-                cache=cache,
-                cache_update_index=cache_update_index,
                 cross_attention_cache=cross_attention_cache,
             )
 
