@@ -119,7 +119,7 @@ def test_generation_past_the_context_continues(model):
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="jax.jit's compilations")
-@pytest.mark.xfail(reason="a second sampling setting of one shape compiles again: not understood")
+@pytest.mark.xfail(reason="a second setting of one shape compiles again: cause open")
 def test_under_jax_one_program_serves_every_setting_and_budget_of_a_shape():
     model = tiny_model()
     model.generate([[10, 11]], max_new_tokens=3, temperature=0.0)
