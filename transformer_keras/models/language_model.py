@@ -256,13 +256,13 @@ class TransformerLM(Task):
         use_cache=True,
         jit_compile=True,
     ):
-        """The graph behind `generate` and the exported `generate` signature.
+        """The graph behind `generate` (TensorFlow) and the exported `generate` signature.
 
         Args:
             prompts: `tf.RaggedTensor` `(B, None)` of prompt ids; prompts
                 longer than the context keep their last tokens, empty ones
                 start from the tokenizer's start token
-                (`generation.decode.pack_prompts`).
+                (`generation.ragged.pack_prompts`).
             max_new_tokens, temperature, top_k, top_p, seed, stop_token_id:
                 scalar tensors (see `generate`; `stop_token_id=-1` is none).
             use_cache: Python bool; False recomputes the window at every step.
@@ -275,12 +275,8 @@ class TransformerLM(Task):
         """
         import tensorflow as tf
 
-        from transformer_keras.generation.decode import (
-            cache_length,
-            continuations,
-            decode,
-            pack_prompts,
-        )
+        from transformer_keras.generation.decode import cache_length, decode
+        from transformer_keras.generation.ragged import continuations, pack_prompts
         from transformer_keras.generation.sampling import sample
 
         start_id = None if self.tokenizer is None else self.tokenizer.start_id
@@ -368,10 +364,13 @@ class TransformerLM(Task):
 
         The prompts of a batch may differ in length. The first tokens are
         prefilled in one pass, then one token per step is decoded from the KV
-        cache inside one compiled `tf.while_loop` (TensorFlow backend).
-        Prompts longer than the context keep their last `C` tokens; past the
-        context, generation slides: the last `C // 2` tokens are re-prefilled
-        and decoding goes on (see `generation.decode`).
+        cache inside one compiled loop (`generation.decode`, written with
+        `keras.ops`): on TensorFlow a traced `tf.function` whose loop XLA
+        compiles, on JAX the same loop under `jax.jit` (prompts packed on the
+        host; text prompts and outputs still need TensorFlow for the
+        tokenizer). Prompts longer than the context keep their last `C`
+        tokens; past the context, generation slides: the last `C // 2` tokens
+        are re-prefilled and decoding goes on (see `generation.decode`).
 
         Args:
             prompts: a string or list of strings (needs a tokenizer), or a
@@ -382,7 +381,8 @@ class TransformerLM(Task):
                 `softmax(logits / temperature)`.
             top_k: keep the `k` most likely tokens; `None` or 0 is off.
             top_p: nucleus sampling in (0, 1]; `None` or 1 is off.
-            seed: int; the same seed (and settings) gives the same output.
+            seed: int; the same seed (and settings) gives the same output on
+                one backend (TensorFlow and JAX draw different numbers).
                 `None` draws a random seed.
             stop_token: a token id; a row stops after producing it (it is not
                 part of the returned continuation). `None` never stops early.
@@ -392,7 +392,8 @@ class TransformerLM(Task):
                 default: the cache is then updated in place). The first call
                 for a new batch size or padded length compiles (seconds);
                 `False` runs TensorFlow's kernels, slower per step at long
-                outputs and large batches, with no compilation.
+                outputs and large batches, with no compilation. JAX always
+                compiles (the argument is ignored there).
 
         Returns:
             The continuations, without the prompt: a string per string prompt
@@ -402,8 +403,6 @@ class TransformerLM(Task):
         Raises:
             ValueError: for a bad argument, naming it.
         """
-        import tensorflow as tf
-
         from transformer_keras.generation import prompts as arguments
         from transformer_keras.generation.sampling import check_sampling_settings
 
@@ -414,9 +413,26 @@ class TransformerLM(Task):
         if stop_token is not None:
             arguments.check_token_id("stop_token", stop_token, self.vocabulary_size)
         seed = arguments.resolve_seed(seed)
-        tokenize = None if self.tokenizer is None else self.tokenize
-        single, as_text, ids = arguments.batch_prompts(prompts, self.vocabulary_size, tokenize)
         stop_token_id = -1 if stop_token is None else int(stop_token)
+        settings = (max_new_tokens, temperature, top_k, top_p, seed, stop_token_id)
+        if keras.backend.backend() == "tensorflow":
+            return self._generate_with_tensorflow(prompts, settings, use_cache, jit_compile)
+        if keras.backend.backend() == "jax":
+            return self._generate_with_jax(prompts, settings, use_cache)
+        raise ValueError(
+            "`generate` runs on the tensorflow and jax backends. "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+
+    def _generate_with_tensorflow(self, prompts, settings, use_cache, jit_compile):
+        """Ragged prompts into the traced `generate_function`, ragged ids out."""
+        import tensorflow as tf
+
+        from transformer_keras.generation.prompts import batch_prompts
+
+        tokenize = None if self.tokenizer is None else self.tokenize
+        single, as_text, ids = batch_prompts(prompts, self.vocabulary_size, tokenize)
+        max_new_tokens, temperature, top_k, top_p, seed, stop_token_id = settings
         new_ids = self.generate_function(use_cache, jit_compile)(
             ids,
             tf.constant(max_new_tokens, tf.int32),
@@ -431,6 +447,128 @@ class TransformerLM(Task):
         else:
             outputs = new_ids.to_list()
         return outputs[0] if single else outputs
+
+    def _generate_with_jax(self, prompts, settings, use_cache):
+        """Prompts packed on the host, the decode loop under `jax.jit`, lists out.
+
+        The prompts are padded to the buffer's width on the host, so the
+        compiled program depends only on the batch size, the buffer's width
+        (a power of two), the cache's size and the prefill's width.
+        """
+        import numpy as np
+
+        from transformer_keras.generation import prompts as arguments
+        from transformer_keras.generation.decode import (
+            cache_length,
+            padded_length,
+            prefill_width,
+        )
+
+        max_new_tokens, temperature, top_k, top_p, seed, stop_token_id = settings
+        single, as_text, batch = arguments.check_prompts(
+            prompts, self.vocabulary_size, self.tokenizer is not None
+        )
+        rows = self.tokenize(batch).to_list() if as_text else batch
+        start_id = None if self.tokenizer is None else self.tokenizer.start_id
+        ids, lengths = arguments.pack_prompt_rows(
+            rows, self.max_sequence_length, start_id, self.pad_id
+        )  # (B, P), (B,)
+        longest = ids.shape[1]
+        buffer_length = padded_length(longest + max_new_tokens)
+        cache_size, prefill = 0, 0
+        if use_cache:
+            cache_size = cache_length(
+                longest, max_new_tokens, self.max_sequence_length, padded=True
+            )
+            prefill = prefill_width(int(lengths.min()), cache_size)
+        token_ids = np.full((len(rows), buffer_length), self.pad_id, "int32")  # (B, L)
+        token_ids[:, :longest] = ids
+        if not self.built:
+            self.build()
+        token_ids, new_lengths = self._jax_generate_function(use_cache)(
+            [variable.value for variable in self.variables],
+            token_ids,
+            lengths,
+            np.int32(max_new_tokens),
+            np.float32(temperature),
+            np.int32(top_k),
+            np.float32(top_p),
+            np.int32(seed),
+            np.int32(stop_token_id),
+            buffer_length=buffer_length,
+            cache_size=cache_size,
+            prefill=prefill,
+        )  # (B, L), (B,)
+        new_ids = arguments.continuation_rows(
+            np.asarray(token_ids), lengths, np.asarray(new_lengths), stop_token_id
+        )
+        if as_text:
+            import tensorflow as tf
+
+            texts = self.detokenize(tf.ragged.constant(new_ids, tf.int32, inner_shape=()))
+            outputs = [text.decode("utf-8") for text in texts.numpy()]
+        else:
+            outputs = new_ids
+        return outputs[0] if single else outputs
+
+    def _jax_generate_function(self, use_cache):
+        """`jax.jit` of the decode loop, stateless: the variables' values are arguments.
+
+        Compiled once per batch size and static size (`buffer_length`,
+        `cache_size`, `prefill`); every sampling setting, budget and seed is a
+        traced argument.
+        """
+        key = ("jax", use_cache)
+        if key not in self._generate_functions:
+            import jax
+
+            from transformer_keras.generation.decode import decode
+            from transformer_keras.generation.sampling import sample
+
+            variables = self.variables
+
+            def generate_ids(
+                values,
+                token_ids,
+                lengths,
+                max_new_tokens,
+                temperature,
+                top_k,
+                top_p,
+                seed,
+                stop_token_id,
+                buffer_length,
+                cache_size,
+                prefill,
+            ):
+                with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+
+                    def sample_fn(logits, step):
+                        step_seed = ops.stack([seed, step])  # (2,)
+                        return sample(logits, temperature, top_k, top_p, step_seed)
+
+                    cache = None
+                    if use_cache:
+                        cache = self.backbone.initial_cache(token_ids.shape[0], cache_size)
+                    return decode(
+                        self.call_with_cache,
+                        sample_fn,
+                        token_ids,
+                        lengths,
+                        max_new_tokens,
+                        context_length=self.max_sequence_length,
+                        cache=cache,
+                        stop_token_id=stop_token_id,
+                        pad_id=self.pad_id,
+                        jit_compile=True,
+                        buffer_length=buffer_length,
+                        prefill=prefill,
+                    )  # (B, L), (B,)
+
+            self._generate_functions[key] = jax.jit(
+                generate_ids, static_argnames=("buffer_length", "cache_size", "prefill")
+            )
+        return self._generate_functions[key]
 
     # ---------------------------------------------------------------- scoring
     def score_ids(self, token_ids):

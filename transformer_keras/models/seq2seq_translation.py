@@ -7,15 +7,20 @@ for `beam_size == 1`, batched beam search otherwise), `greedy_search()`,
 model's `encode`, `decode_with_cache`, `initial_cache`, `cross_attention_cache`, its
 special ids, `max_sequence_length` and tokenizers.
 
+Translation runs on the TensorFlow backend only. Beam search keeps its beam
+size and length as tensors, so one traced graph (and the exported signature)
+serves every beam size, with loop variables whose shapes change between
+calls; `jax.jit` needs static shapes, so a JAX beam search would compile per
+beam size and length, and the exported translator would lose its one graph.
+Greedy search goes through the backend-neutral decode loop, but as a branch
+of that same graph. TensorFlow is imported where it is used: on JAX these
+methods raise a `ValueError` saying so, and the rest of the model runs.
+
 Legend: B batch, S source length, T target length, K beams, L layers,
 H head size.
 """
 
-import tensorflow as tf
-
-from transformer_keras.generation.beam_search import beam_search, expand_to_beams
-from transformer_keras.generation.decode import cache_length, decode
-from transformer_keras.generation.sampling import sample
+import keras
 
 # Largest beam accepted by `search`, `translate` and the exported signature.
 MAX_BEAM_SIZE = 16
@@ -34,8 +39,20 @@ def _check_search_settings(beam_size, max_length):
         )
 
 
+def _check_backend():
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "Translation (greedy and beam search) runs on the tensorflow backend: beam "
+            "search keeps its beam size and length as tensors of one traced graph. Save "
+            "the model as `.keras` and reload it under KERAS_BACKEND=tensorflow to "
+            f"translate. Received: backend={keras.backend.backend()!r}"
+        )
+
+
 def assert_search_settings(beam_size, max_length):
     """In-graph checks of `beam_size` and `max_length` (exported signatures)."""
+    import tensorflow as tf
+
     return [
         tf.debugging.assert_greater_equal(
             beam_size, 1, message=f"`beam_size` must be in [1, {MAX_BEAM_SIZE}]"
@@ -71,6 +88,9 @@ class TranslationMixin:
             `(B, T)` int32 ids without the start id, ending with `end_id`
             then padding (no end id when cut by `max_length`).
         """
+        import tensorflow as tf
+
+        _check_backend()
         if max_length is None:
             max_length = self.max_sequence_length
         _check_search_settings(beam_size, max_length)
@@ -95,6 +115,8 @@ class TranslationMixin:
         )
 
     def _search(self, source_ids, beam_size, max_length, alpha):
+        import tensorflow as tf
+
         with tf.control_dependencies(assert_search_settings(beam_size, max_length)):
             source_ids, beam_size, max_length = (
                 tf.identity(source_ids),
@@ -134,6 +156,12 @@ class TranslationMixin:
         Returns:
             `(B, max_length)` int32 ids, padded after the end id.
         """
+        import tensorflow as tf
+
+        from transformer_keras.generation.decode import cache_length, decode
+        from transformer_keras.generation.sampling import sample
+
+        _check_backend()
         context, source_padding_mask = encoded or self.encode(source_ids)
         batch_size = tf.shape(source_ids)[0]
         step_fn = self._step_function(source_padding_mask, self.cross_attention_cache(context))
@@ -174,6 +202,11 @@ class TranslationMixin:
         Returns:
             `(tokens (B, max_length) int32, scores (B,) float32)`.
         """
+        import tensorflow as tf
+
+        from transformer_keras.generation.beam_search import beam_search, expand_to_beams
+
+        _check_backend()
         context, source_padding_mask = encoded or self.encode(source_ids)
         batch_size = tf.shape(source_ids)[0]
         cross_cache = expand_to_beams(self.cross_attention_cache(context), beam_size)
@@ -199,6 +232,8 @@ class TranslationMixin:
         Sources longer than `max_sequence_length` tokens (end included) are
         truncated to their first tokens; `S` is the longest row after that.
         """
+        import tensorflow as tf
+
         tokenizer = self._tokenizer("source_tokenizer")
         ids = tokenizer.encode(texts, self.max_sequence_length, add_end=True)
         longest = tf.reduce_max(tf.reduce_sum(tf.cast(ids != self.pad_id, tf.int32), axis=1))
@@ -220,6 +255,9 @@ class TranslationMixin:
         Returns:
             A `tf.string` tensor `(B,)` (a scalar for a scalar input).
         """
+        import tensorflow as tf
+
+        _check_backend()
         texts = tf.convert_to_tensor(texts, tf.string)
         if texts.shape.rank == 0:
             return self.translate(texts[None], beam_size, max_length, alpha)[0]
