@@ -180,10 +180,12 @@ class BytePairTokenizer(Tokenizer):
 
     # --- Tokenizer hooks ----------------------------------------------------------------
 
+    @tf.autograph.experimental.do_not_convert
     def _tokenize(self, texts):
         texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
         return self._splitter.tokenize(texts, self._tokenize_plain)
 
+    @tf.autograph.experimental.do_not_convert
     def _tokenize_plain(self, pieces):
         if self.add_prefix_space:
             starts_with_space = tf.strings.substr(pieces, 0, 1) == " "
@@ -196,6 +198,7 @@ class BytePairTokenizer(Tokenizer):
         )  # (P, W, None)
         return per_word.merge_dims(1, 2)  # (P, None)
 
+    @tf.autograph.experimental.do_not_convert
     def _byte_pair_ids(self, words):
         """`(W,)` words -> `(W, None)` ragged ids: byte alphabet, then merges."""
         byte_strings = tf.strings.bytes_split(words)  # (W, None) one-byte strings
@@ -213,6 +216,7 @@ class BytePairTokenizer(Tokenizer):
         # Hugging Face drops a symbol the vocabulary lacks (no unknown token in BPE).
         return tf.ragged.boolean_mask(ids, ids >= 0)
 
+    @tf.autograph.experimental.do_not_convert
     def _merge(self, symbols, word_of_symbol, num_words):
         """Applies merge rules until none applies: `(S,)` symbols -> `(S',)` symbols."""
 
@@ -253,6 +257,7 @@ class BytePairTokenizer(Tokenizer):
         )
         return symbols, word_of_symbol
 
+    @tf.autograph.experimental.do_not_convert
     def _detokenize(self, ids):
         byte_strings = tf.ragged.map_flat_values(tf.gather, self._token_bytes, ids)  # (B, None)
         texts = tf.strings.reduce_join(byte_strings, axis=-1)  # (B,)
@@ -304,6 +309,7 @@ class BytePairTokenizer(Tokenizer):
         }
 
 
+@tf.autograph.experimental.do_not_convert
 def _split_words(pieces):
     """`(P,)` texts -> `(P, W)` words of GPT-2's split pattern (see the module docstring)."""
     runs = split_keeping_matches(pieces, _WHITESPACE_RUN)  # (P, R): whitespace or not
@@ -329,6 +335,8 @@ def _split_words(pieces):
 
 
 def _string_table(keys, values, default):
+    if not keys:  # a table needs one key: "" is no symbol and no pair of symbols
+        keys, values = [""], [default]
     return tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
             tf.constant(keys, tf.string), tf.constant(values, tf.int32)

@@ -10,8 +10,9 @@ Reads only local files (no network, no `transformers` needed):
   `target_vocab.json` when `separate_vocabs`), `tokenizer_config.json`.
 
 When `tokenizer.json` is there, its normalizer and pre-tokenizer settings win
-over `tokenizer_config.json`'s. The architecture comes from `tokenizer_config.json` (`tokenizer_class`), else
-`config.json` (`model_type`), else from which files are there.
+over `tokenizer_config.json`'s. The architecture comes from
+`tokenizer_config.json` (`tokenizer_class`), else `config.json` (`model_type`),
+else from which files are there.
 """
 
 import json
@@ -163,18 +164,25 @@ def _gpt2(folder, config):
 
 
 def _marian(folder, config, side):
-    vocabulary = folder / "vocab.json"
-    if side == "target" and config.get("separate_vocabs"):
-        vocabulary = folder / "target_vocab.json"
     named = {
         "end_token": _token(config, "eos_token", "</s>"),
         "unknown_token": _token(config, "unk_token", "<unk>"),
         "pad_token": _token(config, "pad_token", "<pad>"),
     }
+    vocabulary = _read_json(folder / "vocab.json")
+    if side == "target" and config.get("separate_vocabs"):
+        target = _read_json(folder / "target_vocab.json")
+        # Hugging Face gives special tokens their vocab.json ids on both sides.
+        if any(target.get(token) != vocabulary.get(token) for token in named.values()):
+            raise ValueError(
+                "`path` must give the special tokens the same ids in vocab.json and "
+                f"target_vocab.json. Received: path={str(folder)!r}"
+            )
+        vocabulary = target
     extra = [_text(token) for token in config.get("additional_special_tokens") or []]
     return MarianTokenizer(
         str(folder / f"{side}.spm"),
-        str(vocabulary),
+        vocabulary,
         **named,
         special_tokens=list(dict.fromkeys([*named.values(), *extra])),
     )

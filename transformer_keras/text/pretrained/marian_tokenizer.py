@@ -30,24 +30,26 @@ import tensorflow as tf
 from transformer_keras.text.base import UNKNOWN_TEXT, Tokenizer
 from transformer_keras.text.pretrained.json_vocabulary import read_json_vocabulary
 from transformer_keras.text.pretrained.special_tokens import SpecialTokenSplitter
-from transformer_keras.text.pretrained.unicode_classes import pattern_class
+from transformer_keras.text.pretrained.unicode_classes import CodePointRanges, pattern_class
 from transformer_keras.text.subword_tokenizer import sentencepiece_op_tokenizer
 
 # A language code opens a piece: ">>" up to the first "<<".
 _LANGUAGE_CODE = r"(?s)^>>.*?<<"
 _CODE_THEN_TEXT = r"(?s)^(>>.*?<<).*$"
 # Python's `str.isspace()` characters, which `str.strip()` removes.
-_PYTHON_WHITESPACE = (
-    (0x9, 0xD),
-    (0x1C, 0x20),
-    (0x85, 0x85),
-    (0xA0, 0xA0),
-    (0x1680, 0x1680),
-    (0x2000, 0x200A),
-    (0x2028, 0x2029),
-    (0x202F, 0x202F),
-    (0x205F, 0x205F),
-    (0x3000, 0x3000),
+_PYTHON_WHITESPACE = CodePointRanges(
+    [
+        (0x9, 0xD),
+        (0x1C, 0x20),
+        (0x85, 0x85),
+        (0xA0, 0xA0),
+        (0x1680, 0x1680),
+        (0x2000, 0x200A),
+        (0x2028, 0x2029),
+        (0x202F, 0x202F),
+        (0x205F, 0x205F),
+        (0x3000, 0x3000),
+    ]
 )
 _STRIP = f"^{pattern_class(_PYTHON_WHITESPACE)}+|{pattern_class(_PYTHON_WHITESPACE)}+$"
 
@@ -169,10 +171,12 @@ class MarianTokenizer(Tokenizer):
 
     # --- Tokenizer hooks ----------------------------------------------------------------
 
+    @tf.autograph.experimental.do_not_convert
     def _tokenize(self, texts):
         texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
         return self._splitter.tokenize(texts, self._tokenize_plain)
 
+    @tf.autograph.experimental.do_not_convert
     def _tokenize_plain(self, pieces):
         has_code = tf.strings.regex_full_match(pieces, _CODE_THEN_TEXT)
         code = tf.strings.regex_replace(pieces, _CODE_THEN_TEXT, r"\1")
@@ -189,6 +193,7 @@ class MarianTokenizer(Tokenizer):
         )  # (P, None)
         return tf.concat([code_ids, tf.cast(piece_ids, tf.int32)], axis=1)  # (P, None)
 
+    @tf.autograph.experimental.do_not_convert
     def _detokenize(self, ids):
         texts = tf.strings.reduce_join(
             tf.ragged.map_flat_values(tf.gather, self._piece_texts, ids), axis=-1

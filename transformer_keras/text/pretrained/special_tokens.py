@@ -34,6 +34,7 @@ class SpecialTokenSplitter(tf.Module):
                 default_value=-1,
             )
 
+    @tf.autograph.experimental.do_not_convert
     def tokenize(self, texts, tokenize_pieces):
         """`(B,)` valid UTF-8 texts -> `(B, None)` ragged int32 ids.
 

@@ -8,7 +8,6 @@ classes out as code point ranges instead of `\\p{L}`.
 import bisect
 import functools
 
-import numpy as np
 import tensorflow as tf
 
 
@@ -21,40 +20,45 @@ def parse_map(table):
     return mapping
 
 
+class CodePointRanges:
+    """A set of code points as sorted, inclusive `(first, last)` ranges.
+
+    Args:
+        ranges: `((first, last), ...)`, sorted and not overlapping.
+    """
+
+    def __init__(self, ranges):
+        self.ranges = tuple((int(first), int(last)) for first, last in ranges)
+        # An odd number of bounds at or below a code point means it is inside a range.
+        self._bounds = [bound for first, last in self.ranges for bound in (first, last + 1)]
+
+    def contains(self, character):
+        """Whether one character (Python str) is in the set."""
+        return bisect.bisect_right(self._bounds, ord(character)) % 2 == 1
+
+    def mask(self, code_points):
+        """int32 code points (any shape) -> bool of the same shape, True in the set."""
+        bounds = tf.constant(self._bounds, tf.int32)
+        flat = tf.reshape(code_points, [-1])
+        position = tf.searchsorted(bounds, flat, side="right")
+        return tf.reshape(position % 2 == 1, tf.shape(code_points))
+
+
 @functools.cache
 def parse_ranges(table):
-    """A `unicode_tables` range string -> `((first, last), ...)` inclusive code points."""
+    """A `unicode_tables` range string -> `CodePointRanges`."""
     ranges = []
     for entry in filter(None, table.split(",")):
         first, _, last = entry.partition("-")
         ranges.append((int(first, 16), int(last or first, 16)))
-    return tuple(ranges)
-
-
-def contains(ranges, character):
-    """Whether one character (Python str) lies in the inclusive code point ranges."""
-    # An odd number of bounds at or below a code point means it is inside a range.
-    return bisect.bisect_right(_bounds(ranges), ord(character)) % 2 == 1
-
-
-def in_ranges(code_points, ranges):
-    """int32 code points (any shape) -> bool, True inside the inclusive ranges."""
-    flat = tf.reshape(code_points, [-1])
-    position = tf.searchsorted(tf.constant(_bounds(ranges), tf.int32), flat, side="right")
-    return tf.reshape(position % 2 == 1, tf.shape(code_points))
-
-
-@functools.cache
-def _bounds(ranges):
-    """`((first, last), ...)` -> sorted `[first, last + 1, ...]`."""
-    return np.array([bound for first, last in ranges for bound in (first, last + 1)], np.int32)
+    return CodePointRanges(ranges)
 
 
 def pattern_class(*range_tables, negate=False):
-    """An RE2 character class (`[...]` or `[^...]`) holding every given range."""
+    """An RE2 character class (`[...]` or `[^...]`) of the union of `CodePointRanges`."""
     parts = []
-    for ranges in range_tables:
-        for first, last in ranges:
+    for code_point_ranges in range_tables:
+        for first, last in code_point_ranges.ranges:
             last_part = "" if first == last else f"-\\x{{{last:X}}}"
             parts.append(f"\\x{{{first:X}}}{last_part}")
     return ("[^" if negate else "[") + "".join(parts) + "]"

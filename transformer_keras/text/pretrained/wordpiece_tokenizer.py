@@ -30,13 +30,7 @@ import tensorflow_text
 from transformer_keras.text.base import UNKNOWN_TEXT, Tokenizer, check_bool
 from transformer_keras.text.pretrained import unicode_tables
 from transformer_keras.text.pretrained.special_tokens import SpecialTokenSplitter
-from transformer_keras.text.pretrained.unicode_classes import (
-    contains,
-    escape,
-    in_ranges,
-    parse_map,
-    parse_ranges,
-)
+from transformer_keras.text.pretrained.unicode_classes import escape, parse_map, parse_ranges
 from transformer_keras.utils.validation import check_positive_int
 
 _HANGUL_SYLLABLES = range(0xAC00, 0xD7A4)
@@ -191,10 +185,12 @@ class WordPieceTokenizer(Tokenizer):
 
     # --- Tokenizer hooks ----------------------------------------------------------------
 
+    @tf.autograph.experimental.do_not_convert
     def _tokenize(self, texts):
         texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
         return self._splitter.tokenize(texts, self._tokenize_plain)
 
+    @tf.autograph.experimental.do_not_convert
     def _tokenize_plain(self, texts):
         words = self._normalizer.words(texts)  # (B, W)
         flat_words = words.flat_values
@@ -208,6 +204,7 @@ class WordPieceTokenizer(Tokenizer):
         per_word = tf.RaggedTensor.from_row_splits(pieces, words.row_splits)  # (B, W, None)
         return per_word.merge_dims(1, 2)  # (B, None)
 
+    @tf.autograph.experimental.do_not_convert
     def _detokenize(self, ids):
         flat = ids.flat_values
         row_starts = tf.gather(ids.row_splits, ids.value_rowids())
@@ -294,6 +291,7 @@ class _BertNormalizer(tf.Module):
         )
         self._outputs = tf.constant(outputs)
 
+    @tf.autograph.experimental.do_not_convert
     def words(self, texts):
         """`(B,)` valid UTF-8 -> `(B, W)` ragged words."""
         code_points = tf.strings.unicode_decode(texts, "UTF-8")  # (B, C)
@@ -305,10 +303,10 @@ class _BertNormalizer(tf.Module):
         )
         if self._tokenize_chinese_chars:
             spaced = tf.strings.join([" ", characters, " "])
-            is_chinese = in_ranges(flat, _CHINESE) & (index < 0)
+            is_chinese = _CHINESE.mask(flat) & (index < 0)
             output = tf.where(is_chinese, spaced, output)
-        output = tf.where(in_ranges(flat, _WHITESPACE), " ", output)
-        output = tf.where(in_ranges(flat, _REMOVED), "", output)
+        output = tf.where(_WHITESPACE.mask(flat), " ", output)
+        output = tf.where(_REMOVED.mask(flat), "", output)
         normalized = tf.strings.reduce_join(
             code_points.with_flat_values(output), axis=-1
         )  # (B,)
@@ -327,18 +325,20 @@ def _changed_characters(lowercase, strip_accents, tokenize_chinese_chars):
     strip = parse_map(unicode_tables.BERT_STRIP_ACCENTS) if strip_accents else {}
     if strip_accents:
         strip.update({chr(c): _hangul_jamo(c) for c in _HANGUL_SYLLABLES})
-    punctuation = [chr(c) for first, last in _PUNCTUATION for c in range(first, last + 1)]
+    punctuation = [
+        chr(c) for first, last in _PUNCTUATION.ranges for c in range(first, last + 1)
+    ]
     candidates = set(lower) | set(strip) | set(punctuation)
     keys, outputs = [], []
     for character in sorted(candidates):
-        if contains(_REMOVED, character) or contains(_WHITESPACE, character):
+        if _REMOVED.contains(character) or _WHITESPACE.contains(character):
             continue  # `clean_text` comes first
         text = character
-        if tokenize_chinese_chars and contains(_CHINESE, character):
+        if tokenize_chinese_chars and _CHINESE.contains(character):
             text = f" {character} "
         text = "".join(strip.get(c, c) for c in text)
         text = "".join(lower.get(c, c) for c in text)
-        text = "".join(f" {c} " if contains(_PUNCTUATION, c) else c for c in text)
+        text = "".join(f" {c} " if _PUNCTUATION.contains(c) else c for c in text)
         if text != character:
             keys.append(ord(character))
             outputs.append(text)
