@@ -16,8 +16,6 @@ import sentencepiece
 
 from tests.text.pretrained.texts import comparison_texts, training_texts
 
-pytest.importorskip("transformers")
-
 BERT_SPECIAL = ("[UNK]", "[CLS]", "[SEP]", "[MASK]")
 BERT_OPTIONS = {  # name -> tokenizer_config.json options
     "uncased": {"do_lower_case": True},

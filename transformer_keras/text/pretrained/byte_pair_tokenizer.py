@@ -105,8 +105,8 @@ class BytePairTokenizer(Tokenizer):
     >>> vocabulary.update({"Ġc": 256, "Ġca": 257, "Ġcat": 258, "<|endoftext|>": 259})
     >>> tokenizer = BytePairTokenizer(vocabulary, ["Ġ c", "Ġc a", "Ġca t"])
     >>> tokenizer(["a cat<|endoftext|>"]).to_list()
-    [[65, 258, 259]]
-    >>> tokenizer.detokenize([[65, 258, 259, 65]]).numpy()
+    [[97, 258, 259]]
+    >>> tokenizer.detokenize([[97, 258, 259, 97]]).numpy()
     array([b'a cat'], dtype=object)
     """
 

@@ -9,8 +9,9 @@ Reads only local files (no network, no `transformers` needed):
 - Marian (`MarianTokenizer`): `source.spm`, `target.spm`, `vocab.json` (and
   `target_vocab.json` when `separate_vocabs`), `tokenizer_config.json`.
 
-When `tokenizer.json` is there, its normalizer and pre-tokenizer settings win
-over `tokenizer_config.json`'s. The architecture comes from
+As in transformers 5, the options (lowercasing, accents, prefix space) come from
+`tokenizer_config.json`, or the class defaults: `tokenizer.json` gives only the
+vocabulary, merges and added tokens. The architecture comes from
 `tokenizer_config.json` (`tokenizer_class`), else `config.json` (`model_type`),
 else from which files are there.
 """
@@ -96,25 +97,11 @@ def _bert(folder, config):
         vocabulary = str(folder / "vocab.txt")
     else:
         vocabulary = _ordered(fast.get("model", {}).get("vocab", {}), folder)
-    normalizer = fast.get("normalizer") or {}
-    if normalizer.get("type") == "BertNormalizer":
-        if not normalizer.get("clean_text", True):
-            raise ValueError(
-                "`path` must hold a BertNormalizer with clean_text=True (the only kind "
-                f"supported). Received: path={str(folder)!r}"
-            )
-        options = {
-            "lowercase": normalizer.get("lowercase", True),
-            "strip_accents": normalizer.get("strip_accents"),
-            "tokenize_chinese_chars": normalizer.get("handle_chinese_chars", True),
-        }
-    else:
-        options = {
-            "lowercase": config.get("do_lower_case", True),
-            "strip_accents": config.get("strip_accents"),
-            "tokenize_chinese_chars": config.get("tokenize_chinese_chars", True),
-        }
-    model = fast.get("model") or {}
+    options = {
+        "lowercase": config.get("do_lower_case", True),
+        "strip_accents": config.get("strip_accents"),
+        "tokenize_chinese_chars": config.get("tokenize_chinese_chars", True),
+    }
     return WordPieceTokenizer(
         vocabulary,
         **options,
@@ -123,8 +110,6 @@ def _bert(folder, config):
         end_token=_token(config, "sep_token", "[SEP]"),
         pad_token=_token(config, "pad_token", "[PAD]"),
         mask_token=_token(config, "mask_token", "[MASK]"),
-        suffix_indicator=model.get("continuing_subword_prefix") or "##",
-        max_characters_per_word=model.get("max_input_chars_per_word") or 100,
         clean_up_tokenization_spaces=bool(config.get("clean_up_tokenization_spaces", False)),
     )
 
@@ -140,10 +125,6 @@ def _gpt2(folder, config):
     added = _added_tokens(fast, config)
     for token, token_id in added.items():
         vocabulary.setdefault(token, token_id)
-    pre_tokenizer = fast.get("pre_tokenizer") or {}
-    add_prefix_space = pre_tokenizer.get(
-        "add_prefix_space", config.get("add_prefix_space", False)
-    )
     end_token = _token(config, "eos_token", "<|endoftext|>")
     named = [
         end_token,
@@ -159,7 +140,7 @@ def _gpt2(folder, config):
         pad_token=_token(config, "pad_token", None),
         unknown_token=_token(config, "unk_token", None),
         special_tokens=sorted(set(named) | set(added)),
-        add_prefix_space=bool(add_prefix_space),
+        add_prefix_space=bool(config.get("add_prefix_space", False)),
     )
 
 

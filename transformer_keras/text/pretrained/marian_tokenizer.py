@@ -89,14 +89,18 @@ class MarianTokenizer(Tokenizer):
     >>> model = io.BytesIO()
     >>> sentencepiece.SentencePieceTrainer.train(
     ...     sentence_iterator=iter(["a cat sat on a mat"] * 10), model_writer=model,
-    ...     vocab_size=16, minloglevel=2)
-    >>> pieces = ["▁a", "▁cat", "▁sat", "▁on", "▁mat", "▁", "c", "a", "t"]
-    >>> vocabulary = {"</s>": 0, "<unk>": 1, **{p: i + 2 for i, p in enumerate(pieces)}}
+    ...     vocab_size=16, hard_vocab_limit=False, minloglevel=2)
+    >>> processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+    >>> pieces = [processor.id_to_piece(i) for i in range(3, processor.get_piece_size())]
+    >>> vocabulary = {"</s>": 0, "<unk>": 1}  # Marian's own numbering of the pieces
+    >>> vocabulary.update({piece: i + 2 for i, piece in enumerate(reversed(pieces))})
     >>> vocabulary["<pad>"] = len(vocabulary)
     >>> tokenizer = MarianTokenizer(model.getvalue(), vocabulary)
-    >>> tokenizer.encode(["a cat"], sequence_length=5, add_end=True).numpy()
-    array([[ 2,  3,  0, 11, 11]], dtype=int32)
-    >>> tokenizer.detokenize([[2, 3, 0]]).numpy()
+    >>> processor.encode("a cat", out_type=str), processor.encode("a cat")
+    (['▁', 'a', '▁', 'c', 'at'], [3, 4, 3, 6, 5])
+    >>> tokenizer.encode(["a cat"], sequence_length=8, add_end=True).numpy()
+    array([[11, 10, 11,  8,  9,  0, 12, 12]], dtype=int32)
+    >>> tokenizer.detokenize([[11, 10, 11, 8, 9, 0]]).numpy()
     array([b'a cat'], dtype=object)
     """
 
