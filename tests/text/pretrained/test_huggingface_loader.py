@@ -115,3 +115,17 @@ def test_rejects_what_it_cannot_read(tmp_path, bert_folders):
         load_huggingface_tokenizer(tmp_path / "empty")
     with pytest.raises(ValueError, match=r"Received: side='decoder'"):
         load_huggingface_tokenizer(bert_folders["uncased"], side="decoder")
+
+
+def test_scalars_and_empty_batches(bert_folders, gpt2_folder, marian_folder):
+    import tensorflow as tf
+
+    for folder in (bert_folders["uncased"], gpt2_folder, marian_folder):
+        tokenizer = load_huggingface_tokenizer(folder)
+        assert tokenizer.tokenize(tf.constant([], tf.string)).to_list() == []
+        assert tokenizer.encode(tf.constant([], tf.string), 4).shape == (0, 4)
+        scalar = tokenizer.tokenize("A dog.")
+        assert scalar.shape.rank == 1
+        assert scalar.numpy().tolist() == tokenizer.tokenize(["A dog."]).to_list()[0]
+        assert tokenizer.detokenize(tf.zeros([0, 3], tf.int32)).shape == (0,)
+        assert tokenizer.detokenize(scalar).numpy().decode() in ("A dog.", "a dog.")
