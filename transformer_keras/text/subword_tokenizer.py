@@ -94,10 +94,7 @@ class SubwordTokenizer(Tokenizer):
             ) from None
         _check_special_ids(self._processor)
         self.proto = proto
-        self._sentencepiece = tensorflow_text.SentencepieceTokenizer(
-            model=proto, out_type=tf.int32
-        )
-        self._sentencepiece._model_resource = _SharedSentencepieceModel(proto)
+        self._sentencepiece = sentencepiece_op_tokenizer(proto, out_type=tf.int32)
 
     @classmethod
     def train(
@@ -233,6 +230,21 @@ class SubwordTokenizer(Tokenizer):
             except binascii.Error:
                 pass  # not from `get_config`: a file path
         return cls(**{**config, "proto": proto})
+
+
+def sentencepiece_op_tokenizer(proto, out_type):
+    """tensorflow-text's `SentencepieceTokenizer` over a resource that outlives seeding.
+
+    Args:
+        proto: the serialized SentencePiece model (bytes).
+        out_type: `tf.int32` for ids, `tf.string` for pieces.
+
+    Returns:
+        A `tensorflow_text.SentencepieceTokenizer`.
+    """
+    tokenizer = tensorflow_text.SentencepieceTokenizer(model=proto, out_type=out_type)
+    tokenizer._model_resource = _SharedSentencepieceModel(proto)
+    return tokenizer
 
 
 class _SharedSentencepieceModel(tf.saved_model.experimental.TrackableResource):
