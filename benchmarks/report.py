@@ -13,7 +13,15 @@ import json
 import math
 from pathlib import Path
 
-BENCHMARKS = ("peak", "train", "generate", "serve", "attention", "mixed_precision")
+BENCHMARKS = (
+    "peak",
+    "train",
+    "generate",
+    "serve",
+    "attention",
+    "mixed_precision",
+    "tiny_tasks",
+)
 IMPLEMENTATIONS = ("transformer_keras", "keras_hub", "pytorch", "tensorflow")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 IDENTITY = ("benchmark", "config", "implementation", "precision", "xla")
@@ -39,6 +47,9 @@ FIGURES = {
     "final_loss": Figure("loss", False, 4),
     "loss_difference_percent": Figure("% from float32", False, 2),
     "non_finite_steps": Figure("non-finite steps", False),
+    "bleu": Figure("BLEU", True, 2),
+    "chrf": Figure("chrF", True, 2),
+    "accuracy": Figure("accuracy", True, 4),
 }
 
 
@@ -272,8 +283,32 @@ class Limit:
         return f"<= {format_figure(self.figure, self.maximum)}"
 
 
+@dataclasses.dataclass(frozen=True)
+class Floor:
+    """A least value the issue asks for on one figure of one row (e.g. BLEU >= 90)."""
+
+    description: str
+    row: dict
+    figure: str
+    minimum: float
+
+    def evaluate(self, rows):
+        """The row's figure, or `None` when the row is missing."""
+        row = find_row(rows, self.row)
+        return None if row is None else row.figures.get(self.figure)
+
+    def met(self, value):
+        return value >= self.minimum
+
+    def show(self, value):
+        return format_figure(self.figure, value)
+
+    def requirement(self):
+        return f">= {format_figure(self.figure, self.minimum)}"
+
+
 def format_targets(rows, targets):
-    """One line per `Target` or `Limit`: met, MISSED or NOT MEASURED."""
+    """One line per `Target`, `Limit` or `Floor`: met, MISSED or NOT MEASURED."""
     lines = []
     for target in targets:
         value = target.evaluate(rows)

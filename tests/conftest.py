@@ -3,8 +3,16 @@
 - TensorFlow's native start-up chatter is silenced while Keras loads it.
 - Tests marked `tf_only` are skipped when the Keras backend is not TensorFlow
   (`KERAS_BACKEND=jax pytest -m "not tf_only" tests/layers` runs the rest).
-- Every test starts from the same random seed and the `float32` dtype policy,
-  and the policy is restored afterwards even if the test fails.
+- Every test, and every test module, starts from the same random seed and the
+  `float32` dtype policy, and the policy is restored afterwards even if the
+  test fails: a test's outcome never depends on which tests ran before it in
+  the same worker. (Module-scoped fixtures are set up before the function-scoped
+  seed; the module-scoped seed covers them. A fixture that is rebuilt in the
+  middle of a module, such as a parametrized one, seeds itself.)
+- TensorFlow's op determinism (`set_seed(..., deterministic=True)`) cannot be
+  switched off in a process; a test that turns it on fails, so that it cannot
+  change the kernels of the tests after it: such tests run in a child process
+  (tests/child_processes).
 """
 
 import contextlib
@@ -55,13 +63,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(autouse=True)
-def _seeded_float32_session():
-    """Same seed for every test; the global dtype policy always ends as float32."""
+def _op_determinism_enabled():
+    from tensorflow.python.framework import config as tf_config  # no public getter
+
+    return bool(tf_config.is_op_determinism_enabled())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _seeded_float32_module():
+    """Same seed and float32 policy for the module-scoped fixtures of every module."""
     keras.config.set_dtype_policy("float32")
     keras.utils.set_random_seed(0)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(autouse=True)
+def _seeded_float32_session():
+    """Same seed for every test; the global dtype policy always ends as float32;
+    op determinism stays off."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(0)
+    determinism_before = _op_determinism_enabled()
+    yield
+    keras.config.set_dtype_policy("float32")
+    if _op_determinism_enabled() and not determinism_before:
+        pytest.fail(
+            "The test turned on TensorFlow's op determinism, which stays on for every "
+            "later test of this worker; run it in a child process (tests/child_processes)."
+        )
 
 
 @pytest.fixture

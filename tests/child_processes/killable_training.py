@@ -1,10 +1,13 @@
-"""A small classifier training run, slow enough to be killed in the middle of an epoch.
+"""A small classifier training run that a test kills in the middle of an epoch.
 
-    python killable_training.py OUTPUT_DIR [--step-seconds S]
+    python killable_training.py OUTPUT_DIR [--pause-at-step N]
 
 3 epochs of 8 steps, the training state saved every 2 steps in
 OUTPUT_DIR/backup; run again with the same command after a kill, it resumes
-there. Prints `step N` after each optimizer step, then one JSON line:
+there. With `--pause-at-step N` the run waits, after optimizer step N and
+its saved state, until it is killed: the kill lands at a known step however
+loaded the machine is (a resumed run starts after step N and never waits).
+Prints `step N` after each optimizer step, then one JSON line:
 
     {"state_at_start": {"epoch", "step", "iterations"} or null,
      "final_iterations": 24, "op_determinism": bool}
@@ -37,19 +40,25 @@ TEXTS = [
 STEPS_PER_EPOCH = len(TEXTS) // BATCH_SIZE
 
 
-class SlowSteps(keras.callbacks.Callback):
-    """Sleeps after each step and prints the optimizer step, so a test can kill mid-epoch."""
+class PrintSteps(keras.callbacks.Callback):
+    """Prints the optimizer step after each step; after step `pause_at`, waits forever.
 
-    def __init__(self, seconds):
+    Runs after the state backup of `fit_resumable` (its callbacks come first), so
+    the state of step `pause_at` is saved when the run starts waiting.
+    """
+
+    def __init__(self, pause_at=None):
         super().__init__()
-        self.seconds = seconds
+        self.pause_at = pause_at
 
     def on_train_batch_end(self, batch, logs=None):
-        print(f"step {int(self.model.optimizer.iterations)}", flush=True)
-        time.sleep(self.seconds)
+        iterations = int(self.model.optimizer.iterations)
+        print(f"step {iterations}", flush=True)
+        while iterations == self.pause_at:
+            time.sleep(1)  # Until the test kills this process.
 
 
-def train(output_dir, step_seconds=0.0):
+def train(output_dir, pause_at_step=None):
     """Trains (or resumes) the run in `output_dir`; returns the model and the report."""
     set_seed(0)
     backup_dir = os.path.join(output_dir, "backup")
@@ -80,7 +89,7 @@ def train(output_dir, step_seconds=0.0):
         epochs=EPOCHS,
         backup_dir=backup_dir,
         save_freq=SAVE_EVERY,
-        callbacks=[SlowSteps(step_seconds)],
+        callbacks=[PrintSteps(pause_at_step)],
         verbose=0,
     )
     report = {
@@ -110,9 +119,9 @@ def final_variables(model):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("output_dir")
-    parser.add_argument("--step-seconds", type=float, default=0.0)
+    parser.add_argument("--pause-at-step", type=int, default=None)
     args = parser.parse_args()
-    model, report = train(args.output_dir, args.step_seconds)
+    model, report = train(args.output_dir, args.pause_at_step)
     np.savez(os.path.join(args.output_dir, "final.npz"), **final_variables(model))
     print(json.dumps(report), flush=True)
 

@@ -6,7 +6,8 @@ with gradient clipping and a warmup schedule; dropout off; seeds set with
 one device and on two replicas, then uses the two-replica models (export,
 serving, generation). Prints one JSON line:
 
-    {"classifier": {"one": [losses], "two": [losses]}, "language_model": {...},
+    {"classifier": {"one": [losses], "two": [losses], "weights_moved": [one, two]},
+     "language_model": {...},
      "replica_batch_size": ..., "uneven_error": "...", "replica_shapes": [...],
      "served_probabilities": [[...]], "generated_length": int, "op_determinism": bool}
 """
@@ -41,21 +42,28 @@ ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 TWO_REPLICAS = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
+def _weights(model):
+    return [np.array(weight.numpy()) for weight in model.trainable_weights]
+
+
 def step_losses(strategy, build, batches):
-    """Per-step training losses of `build()` made under `strategy.scope()`."""
+    """`(model, per-step training losses, largest weight change)` of `build()` made
+    under `strategy.scope()`."""
     set_seed(0, deterministic=True)
     with strategy.scope():
         model = build()
-    running_means = []
+    running_means, initial = [], []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: running_means.append(float(logs["loss"]))
+        on_train_begin=lambda logs: initial.extend(_weights(model)),  # Built by now.
+        on_train_batch_end=lambda batch, logs: running_means.append(float(logs["loss"])),
     )
     model.fit(batches, epochs=1, steps_per_epoch=STEPS, verbose=0, callbacks=[record])
     # Keras logs the running mean over the epoch; recover each step's own loss.
     means = np.array(running_means)
     counts = np.arange(1, len(means) + 1)
     steps = means * counts - np.concatenate([[0.0], means[:-1] * counts[:-1]])
-    return model, steps.tolist()
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(_weights(model), initial))
+    return model, steps.tolist(), moved
 
 
 def classifier():
@@ -109,9 +117,9 @@ def main():
         ("classifier", classifier, classifier_batches()),
         ("language_model", language_model, language_model_batches()),
     ):
-        _, one = step_losses(ONE_DEVICE, build, batches)
-        model, two = step_losses(TWO_REPLICAS, build, batches)
-        report[name] = {"one": one, "two": two}
+        _, one, one_moved = step_losses(ONE_DEVICE, build, batches)
+        model, two, two_moved = step_losses(TWO_REPLICAS, build, batches)
+        report[name] = {"one": one, "two": two, "weights_moved": [one_moved, two_moved]}
         if name == "classifier":
             path = export_classifier(model, tempfile.mkdtemp() + "/classifier")
             serve = load_saved_model(path).signatures["serving_default"]

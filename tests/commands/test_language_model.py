@@ -5,6 +5,7 @@ import math
 import re
 
 import keras
+import numpy as np
 import pytest
 
 from transformer_keras import cli
@@ -102,9 +103,29 @@ def test_evaluate_prints_loss_and_perplexity(trained, capsys):
         r"loss (\S+) perplexity (\S+) \((\d+) tokens\)", out
     ).groups()
     assert float(perplexity) == pytest.approx(math.exp(float(loss)), rel=1e-3)
-    assert float(loss) < math.log(20)  # learned something: the corpus has ~20 characters
     valid_text = (folder / "valid.txt").read_text()
     assert int(tokens) == len(valid_text) + 1  # [start] text [end]: every token after the first
+    assert float(loss) == pytest.approx(_mean_next_token_loss(output, valid_text), abs=2e-4)
+
+
+def _mean_next_token_loss(output, text):
+    """Cross-entropy (nats) of the exported `.keras` model on `[start] text [end]`, in
+    float64: windows of the model's context, each predicting the ids after its own."""
+    model = keras.saving.load_model(keras_file_path(output))
+    tokenizer = model.tokenizer
+    ids = np.concatenate(
+        [[tokenizer.start_id], np.asarray(tokenizer.tokenize(text)), [tokenizer.end_id]]
+    ).astype("int32")
+    context = model.max_sequence_length
+    total, count = 0.0, 0
+    for start in range(0, len(ids) - 1, context):
+        window = ids[start : start + context + 1]  # (T + 1,)
+        logits = np.asarray(model(window[None, :-1]), "float64")[0]  # (T, V)
+        logits -= logits.max(-1, keepdims=True)
+        log_probabilities = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        total -= log_probabilities[np.arange(len(window) - 1), window[1:]].sum()
+        count += len(window) - 1
+    return total / count
 
 
 @pytest.mark.parametrize(

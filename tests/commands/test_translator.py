@@ -5,6 +5,7 @@ import random
 import re
 
 import pytest
+import sacrebleu
 
 from transformer_keras import cli
 from transformer_keras.commands import translator
@@ -25,6 +26,12 @@ def _copy_corpus(count, seed):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+    """A copy-task translator trained for 2 epochs (validation BLEU at the last one).
+
+    The tests check what the commands do with it, never how well it translates:
+    that depends on the seed and the machine (`python -m benchmarks.tiny_tasks`
+    measures it).
+    """
     folder = tmp_path_factory.mktemp("translator")
     sources, targets = _copy_corpus(1200, seed=0)
     pairs = folder / "train.tsv"
@@ -53,13 +60,13 @@ def trained(tmp_path_factory):
             "--max-length",
             "8",
             "--epochs",
-            "6",
+            "2",
             "--token-budget",
             "256",
             "--warmup-steps",
             "100",
             "--bleu-every",
-            "6",
+            "2",
             "--beam-size",
             "2",
         ]  # fmt: skip
@@ -68,9 +75,18 @@ def trained(tmp_path_factory):
     return folder, output
 
 
+@pytest.fixture(scope="module")
+def served(trained):
+    """The exported `translate` signature, loaded once: `served(texts, beam_size)`."""
+    signature = translator.load_translate_signature(str(trained[1]))
+    return lambda texts, beam_size: translator.translate_texts(signature, texts, beam_size)
+
+
 @pytest.mark.slow
 @pytest.mark.tf_only
-def test_train_then_evaluate_reaches_bleu_above_90(trained, capsys):
+def test_train_exports_then_evaluate_prints_sacrebleu_of_the_served_translations(
+    trained, served, capsys
+):
     folder, output = trained
     assert (output / "saved_model.pb").is_file()
     assert output.with_name("copy.keras").is_file()
@@ -91,17 +107,25 @@ def test_train_then_evaluate_reaches_bleu_above_90(trained, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     bleu, chrf = map(float, re.search(r"BLEU ([\d.]+)\s+chrF ([\d.]+)", printed).groups())
-    assert bleu > 90 and chrf > 90, printed
+    assert "(60 sentences, beam size 4," in printed
+    sources = (folder / "test.src").read_text().splitlines()
+    references = (folder / "test.ref").read_text().splitlines()
+    hypotheses = served(sources, beam_size=4)
+    expected_bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
+    expected_chrf = sacrebleu.corpus_chrf(hypotheses, [references]).score
+    assert (bleu, chrf) == pytest.approx((expected_bleu, expected_chrf), abs=0.006), printed
+    assert 0 <= bleu <= 100 and 0 <= chrf <= 100, printed
 
 
 @pytest.mark.slow
 @pytest.mark.tf_only
-def test_translate_reads_stdin_lines(trained, capsys, monkeypatch):
+def test_translate_reads_stdin_lines(trained, served, capsys, monkeypatch):
     _, output = trained
     capsys.readouterr()
     monkeypatch.setattr("sys.stdin", io.StringIO("tu so ri\nnu pe ka lo\n"))
     assert cli.main(["translate", str(output), "--beam-size", "1"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["tu so ri", "nu pe ka lo"]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == served(["tu so ri", "nu pe ka lo"], beam_size=1)
 
 
 @pytest.mark.tf_only

@@ -28,6 +28,7 @@ TEXTS = [
 
 
 def _model(kind):
+    keras.utils.set_random_seed(0)  # A module fixture: built after other tests ran.
     texts, _ = generate_sentiment_examples(300, seed=0)
     if kind == "word":
         tokenizer = WordTokenizer.train(texts, 200)

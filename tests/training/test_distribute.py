@@ -137,12 +137,18 @@ def mirrored_report():
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["classifier", "language_model"])
 def test_two_replicas_give_the_one_device_loss_curve(mirrored_report, model):
-    """Same global batches, dropout off, default compile (clipping, warmup): 20 steps."""
+    """Same global batches, dropout off, default compile (clipping, warmup): 20 steps.
+
+    Both runs train: each moves its weights (the largest change of one weight), so
+    the equal curves are those of two trainings, not of two frozen models. (Whether
+    the loss falls within 20 steps depends on the seed and the data, so it is not
+    asserted.)
+    """
     one = np.array(mirrored_report[model]["one"])
     two = np.array(mirrored_report[model]["two"])
     assert one.shape == two.shape == (20,)
     assert np.all(np.isfinite(one))
-    assert one[-5:].mean() < one[:5].mean()  # It learns: the curve is not flat.
+    assert all(moved > 0 for moved in mirrored_report[model]["weights_moved"])
     np.testing.assert_allclose(two, one, atol=1e-4, rtol=0)
 
 

@@ -23,8 +23,12 @@ from transformer_keras.training.backup import PROGRESS_FILE, latest_state
 pytestmark = [pytest.mark.tf_only, pytest.mark.slow]
 
 
+PAUSE_AT_STEP = STEPS_PER_EPOCH + 2  # Epoch 2, step 2: a saved state (saves every 2).
+
+
 def _command(output_dir):
-    return ("killable_training", output_dir, "--step-seconds", "0.2")
+    # The same command runs both times: the resumed run starts after the pause.
+    return ("killable_training", output_dir, "--pause-at-step", PAUSE_AT_STEP)
 
 
 def _saved_progress(output_dir):
@@ -35,7 +39,8 @@ def _saved_progress(output_dir):
 
 
 def _kill_in_second_epoch(output_dir, timeout=300):
-    """Starts the run and SIGKILLs it once a state inside epoch 2 is saved."""
+    """Starts the run and SIGKILLs it once a state inside epoch 2 is saved (the run
+    waits there, so the kill lands at that step whatever the machine's load)."""
     process = start_script(
         *_command(output_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -58,6 +63,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(t
     assert _kill_in_second_epoch(killed_dir) == -signal.SIGKILL
     at_kill = _saved_progress(killed_dir)
     assert at_kill["epoch"] == 1 and 0 < at_kill["step"] < STEPS_PER_EPOCH  # Mid-epoch.
+    assert at_kill["iterations"] == PAUSE_AT_STEP
 
     resumed = start_script(
         *_command(killed_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE
