@@ -20,6 +20,7 @@ the exit status is 1.
 
 import argparse
 import importlib
+import resource
 import sys
 import time
 from pathlib import Path
@@ -69,29 +70,38 @@ def run_module(name, settings):
         return None
 
 
-def run_modules(names, settings, run=run_module, clock=time.perf_counter):
+def run_modules(names, settings, run=run_module, clock=time.perf_counter, cpu=None):
     """Runs each module in turn; returns `(rows, failed names, seconds)`.
 
-    Prints a line on stdout, at once, as each module starts and as it ends
-    (with its time and the load average of the machine), so a long run shows
-    where it is.
+    Prints a line on stdout, at once, as each module starts and as it ends,
+    with its wall time, the processor time its processes used (`cpu`, by
+    default `children_cpu_seconds`: on a machine shared with other work, a
+    measure of its cost that the load does not stretch) and the load average
+    of the machine, so a long run shows where it is.
     """
+    cpu = cpu or children_cpu_seconds
     rows, failed, started = [], [], clock()
     for index, name in enumerate(names, 1):
         _say(f"[{index}/{len(names)}] {name}: started{_load()}")
-        module_started = clock()
+        module_started, cpu_started = clock(), cpu()
         found = run(name, settings)
-        seconds = clock() - module_started
+        seconds, cpu_seconds = clock() - module_started, cpu() - cpu_started
         verdict = "FAILED" if found is None else f"{len(found)} rows"
         _say(
-            f"[{index}/{len(names)}] {name}: {verdict} in {seconds:.0f} s "
-            f"({clock() - started:.0f} s so far){_load()}"
+            f"[{index}/{len(names)}] {name}: {verdict} in {seconds:.0f} s, "
+            f"{cpu_seconds:.0f} s of processor time ({clock() - started:.0f} s so far){_load()}"
         )
         if found is None:
             failed.append(name)
         else:
             rows += found
     return rows, failed, clock() - started
+
+
+def children_cpu_seconds():
+    """User + system seconds of the finished child processes of this one (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _say(line):
@@ -111,13 +121,16 @@ def main(argv=None):
         f"transformer_keras benchmarks: {', '.join(arguments.only)}; "
         f"{settings.threads} threads per framework; logs in {runner.LOGS}"
     )
-    load_before = common.load_average()
+    load_before, cpu_before = common.load_average(), children_cpu_seconds()
     rows, failed, total = run_modules(arguments.only, settings)
-    load_after = common.load_average()
+    load_after, cpu_total = common.load_average(), children_cpu_seconds() - cpu_before
 
     modules = [importlib.import_module(f"benchmarks.{name}") for name in arguments.only]
     kind = "quick smoke run (numbers mean nothing)" if arguments.quick else "full run"
-    print(f"\ntransformer_keras benchmarks: {kind}, scale {arguments.scale}, {total:.0f} s")
+    print(
+        f"\ntransformer_keras benchmarks: {kind}, scale {arguments.scale}, {total:.0f} s "
+        f"({cpu_total:.0f} s of processor time)"
+    )
     print(f"device: {device['kind']} x{device['count']}, {device['name']}")
     print(
         f"threads: {settings.threads} intra-op and {settings.threads} inter-op, "
@@ -144,6 +157,7 @@ def main(argv=None):
         "quick": arguments.quick,
         "threads": settings.threads,
         "seconds": round(total, 1),
+        "processor_seconds": round(cpu_total, 1),
         "load_average_start": load_before,
         "load_average_end": load_after,
     }

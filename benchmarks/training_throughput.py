@@ -222,9 +222,15 @@ class TorchWorker:
         return reply["seconds"]
 
     def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=120)
-        self.log.close()
+        """Ends the worker (it stops at the end of its input) and closes the log."""
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=120)
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            self.log.close()
 
 
 def row(

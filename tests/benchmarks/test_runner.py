@@ -1,5 +1,6 @@
 """`python -m benchmarks` and its runner: progress on stdout, output in logs (no model runs)."""
 
+import subprocess
 import sys
 
 from benchmarks import __main__ as bench
@@ -26,19 +27,34 @@ def test_a_child_writes_everything_to_its_log_and_shows_only_its_progress(tmp_pa
 
 def test_each_module_is_announced_on_stdout_as_it_starts_and_ends(capsys):
     ticks = iter(range(0, 1000, 10))
+    processor = iter(range(0, 1000, 4))
 
     def run(name, settings):
         print(f"running {name}")
         return None if name == "serving" else [name]
 
     rows, failed, seconds = bench.run_modules(
-        ("hardware", "serving"), Settings(), run=run, clock=lambda: next(ticks)
+        ("hardware", "serving"),
+        Settings(),
+        run=run,
+        clock=lambda: next(ticks),
+        cpu=lambda: next(processor),
     )
     assert rows == ["hardware"] and failed == ["serving"]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("[1/2] hardware: started")
     assert lines[1] == "running hardware"
-    assert lines[2].startswith("[1/2] hardware: 1 rows in 10 s (30 s so far)")
+    assert lines[2].startswith(
+        "[1/2] hardware: 1 rows in 10 s, 4 s of processor time (30 s so far)"
+    )
     assert lines[3].startswith("[2/2] serving: started")
-    assert lines[5].startswith("[2/2] serving: FAILED in 10 s (60 s so far)")
+    assert lines[5].startswith(
+        "[2/2] serving: FAILED in 10 s, 4 s of processor time (60 s so far)"
+    )
     assert seconds == 70
+
+
+def test_processor_time_counts_finished_child_processes():
+    before = bench.children_cpu_seconds()
+    subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)
+    assert bench.children_cpu_seconds() > before
