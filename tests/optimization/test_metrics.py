@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.training.test_losses import numpy_log_softmax
+from tests.optimization.test_losses import numpy_log_softmax
 from transformer_keras.optimization.metrics import MaskedAccuracy, Perplexity
 
 

@@ -50,7 +50,9 @@ def _language_model(folder, output):
 
 def _translator(folder, output):
     words = ["one", "two", "three", "four", "five", "six"]
-    pairs = [f"{a} {b}\t{words.index(a) + 1} {words.index(b) + 1}" for a in words for b in words]
+    pairs = [
+        f"{a} {b}\t{words.index(a) + 1} {words.index(b) + 1}" for a in words for b in words
+    ]
     (folder / "train.tsv").write_text("\n".join(pairs * 3) + "\n")
     (folder / "valid.tsv").write_text("\n".join(pairs[:8]) + "\n")
     return cli(
@@ -74,7 +76,9 @@ def _start_job(command):
             text=True,
             cwd=REPOSITORY,
             env=child_environment(
-                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+                TF_CONFIG=json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": i}}
+                )
             ),
         )
         for i in range(2)

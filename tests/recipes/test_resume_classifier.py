@@ -1,4 +1,4 @@
-"""`train classifier` killed at any point and started again exports the model of a run never killed.
+"""`train classifier` killed at any point and run again exports the model of an unbroken run.
 
 The points: in the middle of an epoch; at an epoch's end after the best
 epoch, while early stopping counts its patience; after early stopping fired;
