@@ -474,7 +474,8 @@ class TransformerClassifier(Task):
     def default_optimizer(self):
         from transformer_keras.optimization import adamw, warmup_cosine
 
-        total_steps = self._default_total_steps or 10_000
+        # At least one warmup step and one of decay (a run of one batch).
+        total_steps = max(self._default_total_steps or 10_000, 2)
         schedule = warmup_cosine(
             self._default_learning_rate,
             warmup_steps=max(1, total_steps // 10),

@@ -15,7 +15,8 @@ early stopping (patience 2) on validation accuracy and the best epoch kept;
 5 such classifiers (seeds `5 * seed` ... `5 * seed + 4`) averaged into one
 model (`ClassifierEnsemble`). `ensemble=1` trains one. With `pretrain`
 texts the encoder is first pre-trained as a masked language model on them
-and the training texts (`recipes/masked_lm.py`).
+and the training texts (`recipes/masked_lm.py`), and saved as
+`OUTPUT.training/pretrained/masked_lm.keras`.
 
 Each member trains through the one fit pipeline (`recipes/pipeline.py`) in
 `OUTPUT.training/member-I` (or `OUTPUT.training` for one classifier), so a
@@ -27,7 +28,11 @@ import dataclasses
 import math
 import os
 
-from transformer_keras.recipes.masked_lm import MaskedLMRecipe, pretrain_encoder
+from transformer_keras.recipes.masked_lm import (
+    MaskedLMRecipe,
+    pretrain_encoder,
+    save_keras_file,
+)
 from transformer_keras.recipes.pipeline import (
     FitPlan,
     RunOptions,
@@ -150,6 +155,10 @@ def train_classifier(train, validation, output, recipe=None, options=None, pretr
             options,
             strategy,
             model_arguments=recipe.model_arguments(),
+        )
+        # Kept beside the run: `TransformerClassifier.from_pretrained` takes it.
+        export_run(
+            pretrained, save_keras_file, os.path.join(pretrain_dir, "masked_lm"), strategy
         )
         tokenizer = pretrained.tokenizer
     else:

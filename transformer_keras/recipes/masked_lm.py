@@ -131,18 +131,21 @@ def train_masked_lm(texts, output, recipe=None, options=None):
         `metrics` hold the final training `loss` and `accuracy`.
     """
     from transformer_keras.export.saved_model import keras_file_path
-    from transformer_keras.utils.atomic import atomic_file
 
     recipe = MaskedLMRecipe() if recipe is None else recipe
     options = RunOptions() if options is None else options
     strategy = start_run(options)
     run_dir = training_dir(output)
     model = pretrain_encoder(texts, run_dir, recipe, options, strategy)
-
-    def save(model, path):
-        with atomic_file(keras_file_path(path)) as staging:
-            model.save(staging)
-
-    export_run(model, save, output, strategy)
+    export_run(model, save_keras_file, output, strategy)
     finish_run(run_dir, strategy=strategy)
     return TrainingResult(model, keras_file_path(output), {})
+
+
+def save_keras_file(model, path):
+    """Saves `model` atomically as `path + ".keras"`."""
+    from transformer_keras.export.saved_model import keras_file_path
+    from transformer_keras.utils.atomic import atomic_file
+
+    with atomic_file(keras_file_path(path)) as staging:
+        model.save(staging)
