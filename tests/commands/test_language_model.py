@@ -62,16 +62,20 @@ def test_train_exports_saved_model_and_keras_file(trained):
 
 
 @pytest.mark.slow
-def test_a_bfloat16_export_holds_bfloat16_weights_and_generates(tmp_path, capsys):
+def test_a_bfloat16_export_without_xla_holds_bfloat16_weights_and_generates(
+    tmp_path, capsys
+):
     (tmp_path / "train.txt").write_text(tiny_corpus(100), encoding="utf-8")
     output = tmp_path / "animals-bf16"
     code, out, _ = _run(
         ["train", "lm", "--train", tmp_path / "train.txt", "--max-steps", "5",
-         "--export-dtype", "bfloat16", "--output", output, *FAST], capsys
+         "--export-dtype", "bfloat16", "--export-without-xla", "--output", output, *FAST],
+        capsys,
     )  # fmt: skip
     assert code == 0, out
     model = keras.saving.load_model(keras_file_path(output))
     assert {weight.dtype for weight in model.weights} == {"bfloat16"}
+    assert b"_XlaMustCompile" not in (output / "saved_model.pb").read_bytes()
     code, out, _ = _run(["generate", output, "the ", "--max-new-tokens", "8"], capsys)
     assert code == 0 and out.strip()
 

@@ -81,6 +81,12 @@ def register(commands):
         help="weights of the exported model; bfloat16 halves its memory and generates "
         "faster where bfloat16 products are fast " + default("export_dtype"),
     )
+    train.add_argument(
+        "--export-without-xla",
+        action="store_true",
+        help="export the generation loop without XLA, for TensorFlow Serving without "
+        "--xla_cpu_compilation_enabled (slower; docs/serving.md)",
+    )
     train.set_defaults(handler=train_command)
 
     generate = commands.top.add_parser(
@@ -123,6 +129,8 @@ def train_command(args):
         recipe = dataclasses.replace(recipe, max_steps=args.max_steps)
     if args.no_xla:
         recipe = dataclasses.replace(recipe, jit_compile=False)
+    if args.export_without_xla:
+        recipe = dataclasses.replace(recipe, export_jit_compile=False)
     options = run_options(args)
     start_run(options)  # Seeds, and the strategy before any TensorFlow op.
     texts = read_text_files(args.train)

@@ -17,6 +17,7 @@ the text validates. Steps are grouped into epochs of at most
 """
 
 import dataclasses
+import functools
 import math
 
 from transformer_keras.recipes.pipeline import (
@@ -52,6 +53,9 @@ class LanguageModelRecipe:
             (`None`: no sample).
         jit_compile: XLA-compile the training step.
         export_dtype: the exported weights' dtype (`"bfloat16"` halves them).
+        export_jit_compile: compile the exported generation loop with XLA
+            (`export_language_model`; `False` for TensorFlow Serving without
+            its XLA flag).
         model_overrides: more constructor arguments of the model's preset
             (`{"num_heads": 4}`), applied last.
     """
@@ -69,6 +73,7 @@ class LanguageModelRecipe:
     sample_prompt: str | None = ""
     jit_compile: bool = True
     export_dtype: str = "float32"
+    export_jit_compile: bool = True
     model_overrides: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -217,7 +222,8 @@ def train_language_model(texts, validation_texts, output, recipe=None, options=N
         metrics = {"loss": loss, "perplexity": math.exp(loss)}
     if recipe.export_dtype != "float32":
         model = model.with_dtype(recipe.export_dtype)
-    path = export_run(model, export_language_model, output, strategy)
+    export = functools.partial(export_language_model, jit_compile=recipe.export_jit_compile)
+    path = export_run(model, export, output, strategy)
     finish_run(run_dir, strategy=strategy)
     return TrainingResult(model, path, metrics)
 
