@@ -62,9 +62,7 @@ def test_train_exports_saved_model_and_keras_file(trained):
 
 
 @pytest.mark.slow
-def test_a_bfloat16_export_without_xla_holds_bfloat16_weights_and_generates(
-    tmp_path, capsys
-):
+def test_a_bfloat16_export_without_xla_holds_bfloat16_weights_and_generates(tmp_path, capsys):
     (tmp_path / "train.txt").write_text(tiny_corpus(100), encoding="utf-8")
     output = tmp_path / "animals-bf16"
     code, out, _ = _run(
