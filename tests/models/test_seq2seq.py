@@ -253,3 +253,26 @@ def test_separate_tokenizers_travel_with_the_model(tmp_path):
     )
     inputs = {"source_ids": source_ids, "target_ids": np.array([[target.start_id, 5]] * 2)}
     assert_outputs_close(reloaded(inputs), model(inputs))
+
+
+def test_translations_are_valid_utf8_whatever_bytes_the_model_emits():
+    from transformer_keras.text import ByteTokenizer
+
+    model = Transformer.from_preset("tiny", source_tokenizer=ByteTokenizer())
+    model.build()
+    rng = np.random.default_rng(0)
+    for weight in model.weights:  # Large random weights: arbitrary byte sequences.
+        weight.assign(rng.normal(scale=0.5, size=weight.shape).astype("float32"))
+    tokens = model.search(model.encode_source(tf.constant(["abc", "hola"])), 2, 12)
+    raw = model.target_tokenizer.detokenize(tokens).numpy()
+    assert any(_is_invalid_utf8(text) for text in raw)  # The case under test occurs.
+    for text in model.translate(["abc", "hola"], beam_size=2, max_length=12).numpy():
+        text.decode("utf-8")  # Strict: raises on invalid UTF-8.
+
+
+def _is_invalid_utf8(data):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False

@@ -395,7 +395,7 @@ class TransformerClassifier(Task):
         `pooling="cls"` each sequence starts with the start token. Runs inside
         `tf.data` and inside exported graphs (TensorFlow ops).
         """
-        import tensorflow as tf
+        from transformer_keras.text.utf8 import valid_utf8
 
         if self.tokenizer is None:
             raise ValueError(
@@ -408,13 +408,7 @@ class TransformerClassifier(Task):
                 f"{self.vocabulary_size}. Received: tokenizer.vocabulary_size="
                 f"{self.tokenizer.vocabulary_size}"
             )
-        texts = tf.strings.unicode_transcode(
-            tf.convert_to_tensor(texts, tf.string),
-            "UTF-8",
-            "UTF-8",
-            errors="replace",
-            replace_control_characters=False,
-        )
+        texts = valid_utf8(texts)
         return self.tokenizer.encode(
             texts,
             sequence_length=self.max_sequence_length,

@@ -610,20 +610,14 @@ class TransformerLM(Task):
         Invalid UTF-8 bytes become U+FFFD first, so every tokenizer sees
         well-formed text (the same in Python and in the exported graph).
         """
-        import tensorflow as tf
+        from transformer_keras.text.utf8 import valid_utf8
 
         if self.tokenizer is None:
             raise ValueError(
                 "Text needs a model with a tokenizer; pass token ids instead. "
                 "Received: tokenizer=None"
             )
-        texts = tf.strings.unicode_transcode(
-            tf.convert_to_tensor(texts, tf.string),
-            "UTF-8",
-            "UTF-8",
-            errors="replace",
-            replace_control_characters=False,
-        )
+        texts = valid_utf8(texts)
         return self.tokenizer.tokenize(texts)  # (B, None)
 
     def detokenize(self, token_ids):
@@ -632,12 +626,9 @@ class TransformerLM(Task):
         Byte sequences that are not UTF-8 (a byte-level model may cut a
         character in two, or produce any bytes) become U+FFFD.
         """
-        import tensorflow as tf
+        from transformer_keras.text.utf8 import valid_utf8
 
-        texts = self.tokenizer.detokenize(token_ids)  # (B,)
-        return tf.strings.unicode_transcode(
-            texts, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
-        )
+        return valid_utf8(self.tokenizer.detokenize(token_ids))  # (B,)
 
     def _frame_nll(self, frames):
         """`(B*F, C+1)` frames -> `(B*F, C)` next-token NLL, `K` frames per model call.

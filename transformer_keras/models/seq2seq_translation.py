@@ -242,8 +242,10 @@ class TranslationMixin:
     def translate(self, texts, beam_size=4, max_length=None, alpha=0.6):
         """Translates strings with beam search (TensorFlow backend).
 
-        Documented behaviours: a source without any token (the empty string)
-        gives an empty translation; a source longer than `max_sequence_length` tokens is
+        Documented behaviours: the translations are valid UTF-8 (a byte-level
+        target vocabulary may produce any bytes: invalid sequences become
+        U+FFFD); a source without any token (the empty string) gives an empty
+        translation; a source longer than `max_sequence_length` tokens is
         truncated; characters the source tokenizer never saw become its
         unknown token; `beam_size` outside `[1, MAX_BEAM_SIZE]` or
         `max_length <= 0` raise an error.
@@ -257,13 +259,15 @@ class TranslationMixin:
         """
         import tensorflow as tf
 
+        from transformer_keras.text.utf8 import valid_utf8
+
         _check_backend()
         texts = tf.convert_to_tensor(texts, tf.string)
         if texts.shape.rank == 0:
             return self.translate(texts[None], beam_size, max_length, alpha)[0]
         source_ids = self.encode_source(texts)
         tokens = self.search(source_ids, beam_size, max_length, alpha)
-        translations = self._tokenizer("target_tokenizer").detokenize(tokens)
+        translations = valid_utf8(self._tokenizer("target_tokenizer").detokenize(tokens))
         has_source = source_ids[:, 0] != self.end_id  # (B,) empty sources are [end]
         return tf.where(has_source, translations, "")
 

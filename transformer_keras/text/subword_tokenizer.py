@@ -30,6 +30,7 @@ from transformer_keras.text.base import (
     Tokenizer,
 )
 from transformer_keras.text.corpus import python_texts
+from transformer_keras.text.utf8 import valid_utf8
 from transformer_keras.utils.validation import check_choice, check_positive_int
 
 MODEL_TYPES = ("unigram", "bpe")
@@ -184,7 +185,7 @@ class SubwordTokenizer(Tokenizer):
     # --- Tokenizer hooks ----------------------------------------------------------------
 
     def _tokenize(self, texts):
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = valid_utf8(texts)
         return self._sentencepiece.tokenize(texts)  # (B, None)
 
     def _detokenize(self, ids):

@@ -38,6 +38,7 @@ from transformer_keras.text.pretrained.unicode_classes import (
     pattern_class,
     split_keeping_matches,
 )
+from transformer_keras.text.utf8 import valid_utf8
 
 _NO_RANK = 2**31 - 1
 _WHITESPACE_RANGES = parse_ranges(unicode_tables.BYTE_LEVEL_WHITESPACE)
@@ -182,7 +183,7 @@ class BytePairTokenizer(Tokenizer):
 
     @tf.autograph.experimental.do_not_convert
     def _tokenize(self, texts):
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = valid_utf8(texts)
         return self._splitter.tokenize(texts, self._tokenize_plain)
 
     @tf.autograph.experimental.do_not_convert
@@ -262,7 +263,7 @@ class BytePairTokenizer(Tokenizer):
         byte_strings = tf.ragged.map_flat_values(tf.gather, self._token_bytes, ids)  # (B, None)
         texts = tf.strings.reduce_join(byte_strings, axis=-1)  # (B,)
         # A text cut inside a character, as ids may be, is not valid UTF-8.
-        return tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        return valid_utf8(texts)
 
     @property
     def vocabulary_size(self):

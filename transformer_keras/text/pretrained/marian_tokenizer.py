@@ -32,6 +32,7 @@ from transformer_keras.text.pretrained.json_vocabulary import read_json_vocabula
 from transformer_keras.text.pretrained.special_tokens import SpecialTokenSplitter
 from transformer_keras.text.pretrained.unicode_classes import CodePointRanges, pattern_class
 from transformer_keras.text.subword_tokenizer import sentencepiece_op_tokenizer
+from transformer_keras.text.utf8 import valid_utf8
 
 # A language code opens a piece: ">>" up to the first "<<".
 _LANGUAGE_CODE = r"(?s)^>>.*?<<"
@@ -177,7 +178,7 @@ class MarianTokenizer(Tokenizer):
 
     @tf.autograph.experimental.do_not_convert
     def _tokenize(self, texts):
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = valid_utf8(texts)
         return self._splitter.tokenize(texts, self._tokenize_plain)
 
     @tf.autograph.experimental.do_not_convert
@@ -202,7 +203,7 @@ class MarianTokenizer(Tokenizer):
         texts = tf.strings.reduce_join(
             tf.ragged.map_flat_values(tf.gather, self._piece_texts, ids), axis=-1
         )  # (B,)
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = valid_utf8(texts)
         texts = tf.strings.regex_replace(texts, "▁", " ")
         return tf.strings.regex_replace(texts, _STRIP, "")
 

@@ -31,6 +31,7 @@ from transformer_keras.text.base import UNKNOWN_TEXT, Tokenizer, check_bool
 from transformer_keras.text.pretrained import unicode_tables
 from transformer_keras.text.pretrained.special_tokens import SpecialTokenSplitter
 from transformer_keras.text.pretrained.unicode_classes import escape, parse_map, parse_ranges
+from transformer_keras.text.utf8 import valid_utf8
 from transformer_keras.utils.validation import check_positive_int
 
 _HANGUL_SYLLABLES = range(0xAC00, 0xD7A4)
@@ -187,7 +188,7 @@ class WordPieceTokenizer(Tokenizer):
 
     @tf.autograph.experimental.do_not_convert
     def _tokenize(self, texts):
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = valid_utf8(texts)
         return self._splitter.tokenize(texts, self._tokenize_plain)
 
     @tf.autograph.experimental.do_not_convert
