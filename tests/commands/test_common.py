@@ -116,6 +116,7 @@ def test_train_classifier_runs_under_mirrored_and_exports(tmp_path):
     argv = ["train", "classifier", "--train", str(tmp_path / "train.tsv"), "--output"]
     argv += [str(output), "--preset", "tiny", "--epochs", "1", "--vocabulary-size", "100"]
     argv += ["--batch-size", "8", "--strategy", "mirrored", "--save-every", "2", "--seed", "3"]
+    argv += ["--ensemble", "1"]
     assert cli.main(argv) == 0
     assert (output / "saved_model.pb").is_file()
     # The run finished, so its training state is gone: the same command starts anew.
