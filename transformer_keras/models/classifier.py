@@ -454,9 +454,9 @@ class TransformerClassifier(Task):
         `keras.callbacks.SwapEMAWeights(swap_on_epoch=True)` first in the
         callbacks to validate and checkpoint the averaged weights.
 
-        XLA is off by default: on CPU with length-bucketed batches it compiled
-        once per batch shape (minutes) and then ran no faster (measured on
-        SST-2, small preset). Pass `jit_compile=True` (or `"auto"`) on GPU."""
+        XLA is off by default: length-bucketed batches have many shapes, and
+        XLA compiles once per shape, which on a CPU costs more than it gains.
+        Pass `jit_compile=True` (or `"auto"`) on a GPU."""
         self._default_total_steps = total_steps
         self._default_learning_rate = learning_rate
         self._default_weight_decay = weight_decay
