@@ -33,7 +33,7 @@ def _classifier(folder, output):
     return cli(
         "train", "classifier", "--train", folder / "train.tsv", "--validation",
         folder / "dev.tsv", "--output", output, "--preset", "tiny", "--ensemble", "1",
-        "--epochs", "3", "--batch-size", "8", "--vocabulary-size", "100",
+        "--epochs", "2", "--batch-size", "8", "--vocabulary-size", "100",
     )  # fmt: skip
 
 
@@ -43,7 +43,7 @@ def _language_model(folder, output):
     (folder / "valid.txt").write_text(text[:600])
     return cli(
         "train", "lm", "--train", folder / "train.txt", "--validation", folder / "valid.txt",
-        "--output", output, "--preset", "tiny", "--context", "32", "--epochs", "3",
+        "--output", output, "--preset", "tiny", "--context", "32", "--epochs", "2",
         "--batch-size", "8", "--no-xla", "--sample-prompt", "the",
     )  # fmt: skip
 
@@ -58,7 +58,7 @@ def _translator(folder, output):
     return cli(
         "train", "translator", "--train-pairs", folder / "train.tsv", "--validation-pairs",
         folder / "valid.tsv", "--output", output, "--preset", "tiny", "--tokenizer", "word",
-        "--max-length", "8", "--epochs", "3", "--token-budget", "128",
+        "--max-length", "8", "--epochs", "2", "--token-budget", "128",
     )  # fmt: skip
 
 

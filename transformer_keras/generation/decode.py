@@ -1,5 +1,9 @@
 """The one decode loop: prefill a KV cache once, then one token per step.
 
+Over 400 lines on purpose: the one loop of every backend and every caller
+(language model, greedy translation), with its cache sizing and its sliding
+window, reads best in one place.
+
 The loop knows nothing about the model. A model hands it a step function
 
     step_fn(token_ids (B, T) int32, cache, cache_update_index) -> (logits (B, T, V), cache)

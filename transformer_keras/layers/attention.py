@@ -1,5 +1,8 @@
 """Multi-head attention and the residual block around it.
 
+Over 400 lines on purpose: one attention path (full, cached, static cache,
+fused and chunked) that every layer calls.
+
 This is the only module that computes attention. Encoder self-attention,
 decoder causal self-attention and cross-attention are three calls of
 `AttentionBlock`; the KV cache for decoding lives here too.

@@ -1,5 +1,8 @@
 """Encoder-only text classifier: token ids -> class logits.
 
+Over 400 lines: the classifier, its ensemble and their text entry points
+share one config and one export contract.
+
 `Backbone(stack="encoder")` (optionally with an n-gram convolution between its
 embedding and its stack) -> pooling over real tokens -> dropout -> dense head.
 `ClassifierEnsemble` averages the probabilities of several classifiers. The

@@ -1,5 +1,9 @@
 """Decoder-only language model (GPT-style) with cached, compiled generation.
 
+Over 400 lines: `generate` and `score` take text, ids, settings and
+backends, and each entry point documents its contract here; the loop itself
+is `generation/decode.py`.
+
 `Backbone(stack="decoder", cross_attention=False)` -> final norm -> output
 projection (tied to the token embedding by default). Training is plain
 `model.fit` on `(inputs, targets)` windows shifted by one token

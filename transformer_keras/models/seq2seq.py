@@ -1,5 +1,9 @@
 """The encoder-decoder Transformer of "Attention Is All You Need" (figure 1).
 
+Over 400 lines: the model, its presets, its two tokenizers and its
+serialization are one config; search and translation live in
+`seq2seq_translation.py`.
+
 An encoder `Backbone` reads the source ids; a decoder `Backbone` with
 cross-attention reads the target ids shifted right (teacher forcing) and the
 encoder output; a projection turns its hidden states into next-token logits.

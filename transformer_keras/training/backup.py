@@ -1,5 +1,9 @@
 """The training state a killed run resumes from: everything that decides what comes next.
 
+One module (over 400 lines) because the state is one format: what is saved
+(`save_training_state`, `TrainingStateBackup`) and what is read back
+(`load_training_state`, `restore_*`) must change together.
+
 Keras 3's `BackupAndRestore` records the batch it saved at but restarts the
 interrupted epoch from its first batch, with weights that have already seen
 part of it, and it overwrites its files in place, so a kill during a save can
