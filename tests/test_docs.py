@@ -2,7 +2,7 @@
 exists, their `transformer-keras` lines parse, and their links lead somewhere.
 
 The commands and recipes themselves run in `tests/commands` and `tests/recipes`,
-the REST requests of docs/serving.md in `tests/export/test_serving_requests.py`.
+the REST requests of docs/serving.md in `tests/export/test_client.py`.
 """
 
 import ast
