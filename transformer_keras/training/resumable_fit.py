@@ -155,10 +155,15 @@ class _OneRun(keras.callbacks.CallbackList):
     after Keras resets the metrics at the epoch's start). `on_train_end`
     reaches them once, from `end()` when the run is over: early stopping then
     restores its best weights once, at the end, as in an uninterrupted run.
+
+    Keras gives each callback list its own copy of an epoch's logs; what the
+    run's callbacks add to them (`val_bleu`) is copied back to `fit`'s logs
+    (`_LogsBack`, the last of the list), for its progress bar and `History`.
     """
 
     def __init__(self, callbacks, model, backup_dir, resumed, step):
-        super().__init__(callbacks, model=model)
+        self.logs_back = _LogsBack()
+        super().__init__([*callbacks, self.logs_back], model=model)
         self.backup_dir = backup_dir
         self.resumed = resumed
         self.restore_metrics = resumed and step > 0
@@ -179,6 +184,10 @@ class _OneRun(keras.callbacks.CallbackList):
             self.restore_metrics = False
             restore_metric_sums(self.model, self.backup_dir)
 
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs_back.target = logs
+        super().on_epoch_end(epoch, logs)
+
     def on_train_end(self, logs=None):
         """Ignored: a fit may be the first of two; see `end`."""
 
@@ -189,6 +198,16 @@ class _OneRun(keras.callbacks.CallbackList):
         self.on_train_begin()  # A run resumed after its loop ended never began.
         self.ended = True
         super().on_train_end(logs)
+
+
+class _LogsBack(keras.callbacks.Callback):
+    """Copies the epoch's logs, as the callbacks before it left them, into `target`."""
+
+    target = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.target is not None and logs is not None:
+            self.target.update(logs)
 
 
 def _fit_epochs(model, make_batches, epochs, steps_per_epoch, epoch, step, history, fit_kwargs):
