@@ -30,12 +30,13 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-tf: $(VENV)/.installed-dev
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q tests
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q --durations=25 tests
 
 test-jax: $(VENV)/.installed-dev
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not tf_only" tests/layers
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not tf_only" tests/layers tests/generation
 
 test: lint test-tf test-jax
 

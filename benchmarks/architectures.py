@@ -1,4 +1,4 @@
-"""The decoder-only language model of issue 6, built three ways, and its sizes.
+"""The decoder-only language model of the training benchmarks, built three ways, and its sizes.
 
 One architecture: learned token and position embeddings, `num_layers` pre-LN
 decoder blocks (causal self-attention, GELU feed-forward of width `4 * D`, no

@@ -13,6 +13,8 @@ median of a few calls. The summary gives the crossovers: the shortest length
 from which the chunked path is at least as fast (and as small) as the dense one.
 """
 
+import os
+
 from benchmarks import runner
 from benchmarks.common import peak_memory_mb, time_calls
 from benchmarks.report import Row
@@ -157,4 +159,9 @@ def summary(rows):
 
 
 if __name__ == "__main__":
+    # TensorFlow keeps allocator statistics on a CPU with its BFC allocator only,
+    # which it picks by itself only where its oneDNN kernels are on by default
+    # (CPUs with AVX-512); on an AVX2-only CPU `peak_memory_mb` would fail.
+    # Asked for before TensorFlow starts.
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
     runner.main(run, summary=summary, description=__doc__.split("\n\n")[0])

@@ -1,135 +1,91 @@
 """Quality benchmark of the classifier: SST-2 dev accuracy against training time.
 
-    python -m benchmarks.classifier_sst2         # the default: 0.8383 (seed 0), 0.8291 (seed 1)
-    python -m benchmarks.classifier_sst2 --ensemble 1    # one classifier
-    python -m benchmarks.classifier_sst2 --ensemble 1 --conv-kernel-size 0
-                                                 # no convolution (the old default)
+    python -m benchmarks.classifier_sst2                  # the classifier recipe's defaults
+    python -m benchmarks.classifier_sst2 --ensemble 1     # one classifier
+    python -m benchmarks.classifier_sst2 --ensemble 1 --conv-kernel-size 0   # no convolution
     python -m benchmarks.classifier_sst2 --limit 2000 --epochs 1 --preset tiny \
         --ensemble 2 --pretrain-text --pretrain-epochs 1       # smoke run
 
-Trains on ../shared/data/sst2/train.tsv, the GLUE training file with its
-phrase-level examples, minus a held-out slice: `--holdout 0.05` of its
-sentences (the rows no other row contains; 344 of 6885), drawn with `--seed`,
-are the validation set of early stopping and of the best-epoch restore; their
-sub-phrases found in no other sentence (about 2800-2900 rows) are dropped, the
-other rows (about 64100 of 67349) are trained on (`sentence_holdout`: a random
-split of the rows would validate on sub-phrases of training sentences).
-dev.tsv is read once, to score the exported model: it takes no part in
-training or selection. Training goes through the same code path as the
-command line (`transformer-keras train classifier --train PART --validation
-HELD-OUT`): a word vocabulary, the `small` preset (2 layers, width 128, mean
-pooling) with an n-gram convolution of width 5 over the token embeddings
-before the encoder (`--conv-kernel-size`, 0: none), AdamW with warmup and
-cosine decay, early stopping on the held-out accuracy; by default 5 such
-classifiers (seeds 5*seed ... 5*seed+4) trained one after the other
-and exported as one model that averages their probabilities (`--ensemble N`,
-1: a single classifier). With `--pretrain-epochs N` the encoder is first
-pre-trained as a masked language model
-(`transformer_keras.models.MaskedLanguageModel`, BERT's 15% masking with the
-80/10/10 rule) on the SST-2 rows trained on (text column only, never the
-held-out or dev text) plus the `--pretrain-text` files of ../shared/data (by
-default none; `spa-eng/spa.txt multi30k/train.en` adds the English sides of
-Tatoeba and of the Multi30k training split), and the vocabulary is learned on
-the same texts.
-The exported SavedModel is then reloaded and scored on
-../shared/data/sst2/dev.tsv (872 sentences), and one table row is printed with
-the wall time (tokenizer, pre-training, fine-tuning and export) and the exact
-command. A bag-of-words baseline reaches about 0.80; the target is 0.83
-within 20 minutes of training on 2 CPU cores. With selection on the held-out
-training sentences (dev untouched; 2026-11-22, from frozen copies of commits
-64207fe and aac383e):
+Trains `transformer_keras.recipes.train_classifier` (the recipe behind
+`transformer-keras train classifier`) on ../shared/data/sst2/train.tsv, the
+GLUE training file with its phrase-level examples, minus a held-out slice:
+`--holdout 0.05` of its sentences (the rows no other row contains), drawn
+with `--seed`, are the validation set of early stopping and of the
+best-epoch restore; their sub-phrases found in no other sentence are
+dropped, the other rows are trained on (`sentence_holdout`: a random split
+of the rows would validate on sub-phrases of training sentences). This is
+the one setting the benchmark adds to the recipe: the command line holds
+out 10% of the rows at random, which SST-2's phrases make optimistic.
+Every other flag left unset keeps the recipe's default
+(`ClassifierRecipe`: a word vocabulary, the `small` preset with an n-gram
+convolution, AdamW with warmup and cosine decay, early stopping, an average
+of 5 classifiers). With `--pretrain-epochs N` the encoder is first
+pre-trained as a masked language model on the SST-2 rows trained on plus the
+`--pretrain-text` files of ../shared/data.
 
-    default (--ensemble 5, conv 5, --holdout 0.05), --seed 0   0.8383   11.0 min (load 0.5-2.7)
-    default, --seed 1                                          0.8291   10.1 min (load 2.3-2.4)
-    --ensemble 3 (the default before), --seed 0                0.8257   8.4 min (load 2.8-3.2)
-    --ensemble 3, --seed 1                                     0.8245   5.9 min (load 0.9-2.8)
-
-so the default run (seed 0) reaches 0.83 with dev untouched; seed 1 is one
-sentence short (723 of 872; the two average 0.8337; one standard error on the
-872 dev sentences is about 0.013). Earlier runs (2026-11-22, CPU
-shared, load 2-8 on 2 cores), all before the held-out slice existed: early
-stopping and the best epoch were SELECTED ON DEV, the set they report
-(slightly optimistic; the same 3-member configuration scored 0.016-0.020
-more that way):
-
-    (selected on dev)
-    --ensemble 3 (then the default), conv 5, seed 0  0.8417                    9.1 min
-      again, no arguments, from the commit           0.8417                    8.3 min
-    the same, --seed 1                               0.8440                    10.0 min
-    --ensemble 1 (one classifier, conv 5), seeds 0/1 0.8314 / 0.8326           4-5 min
-      seeds 2 to 5 (the ensembles' members)          0.8234 / 0.8154 / 0.8337 / 0.8349
-    --ensemble 1 --conv-kernel-size 3, seeds 0/1     0.8245 / 0.8234           3-4 min
-    --ensemble 1 --conv-kernel-size 0 (old default)  0.8131 / 0.8211 (seeds 0/1) 3-3.5 min
-    --ensemble 1 --conv-kernel-size 0 --ema 0.999    0.8039                    3.5 min
-    earlier, without the convolution: dropout 0.2-0.3 with token dropout, lower
-    rates, a subword vocabulary, max pooling: 0.806-0.812; MLM pre-training
-    within the budget (masked-token accuracy about 0.21): 0.78-0.81.
-
-README.md, "Quality on SST-2", has every run with its command and time.
+dev.tsv is read once, to score the exported SavedModel through the
+SavedModel client: it takes no part in training or selection. One table row
+is printed with the wall time (tokenizer, pre-training, fine-tuning and
+export) and the exact command; `benchmarks/RESULTS.md` has the recorded
+runs.
 """
 
 import argparse
-import contextlib
-import io
+import dataclasses
 import shlex
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-PRETRAIN_TEXT = ()  # e.g. ("spa-eng/spa.txt", "multi30k/train.en"): English sides only
-PRETRAIN_EPOCHS = 0  # no pre-training by default (see README for why)
-CONV_KERNEL_SIZE = 5  # the n-gram convolution: +0.015 (selected on dev), seeds 0-1 (README)
-ENSEMBLE = 5  # classifiers averaged: 0.83 with dev untouched, about 11 min (README)
 HOLDOUT = 0.05  # of the training sentences: the validation set of early stopping
+
+# Flags of `ClassifierRecipe` fields: `--flag` sets `field` (unset: the recipe's).
+RECIPE_FLAGS = {
+    "preset": str,
+    "tokenizer": str,
+    "vocabulary_size": int,
+    "epochs": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "weight_decay": float,
+    "ema_momentum": float,
+    "dropout": float,
+    "token_dropout": float,
+    "conv_kernel_size": int,
+    "ensemble": int,
+    "max_length": int,
+    "pooling": str,
+    "patience": int,
+}
+PRETRAIN_FLAGS = {"epochs": int, "batch_size": int, "learning_rate": float}
 
 
 def parse_args(argv=None):
+    from transformer_keras.recipes import ClassifierRecipe, MaskedLMRecipe
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="small")
-    parser.add_argument("--tokenizer", default="word")
-    parser.add_argument("--vocabulary-size", type=int, default=16000)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=None)
-    parser.add_argument("--ema", type=float, default=None, help="weight averaging momentum")
-    parser.add_argument("--dropout", type=float, default=None)
-    parser.add_argument("--token-dropout", type=float, default=None)
-    parser.add_argument(
-        "--conv-kernel-size",
-        type=int,
-        default=CONV_KERNEL_SIZE,
-        help="n-gram convolution width before the encoder (0: none; default %(default)s)",
-    )
-    parser.add_argument(
-        "--ensemble",
-        type=int,
-        default=ENSEMBLE,
-        help="classifiers trained (seeds seed*N..seed*N+N-1) and averaged "
-        "(1: one; default %(default)s)",
-    )
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--pooling", default="mean")
-    parser.add_argument("--patience", type=int, default=2)
+    recipe = ClassifierRecipe()
+    for field, kind in RECIPE_FLAGS.items():
+        flag = "--ema" if field == "ema_momentum" else f"--{field.replace('_', '-')}"
+        parser.add_argument(
+            flag, dest=field, type=kind, help=f"(recipe default: {getattr(recipe, field)})"
+        )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--pretrain-text",
         nargs="*",
-        default=list(PRETRAIN_TEXT),
         metavar="FILE",
-        help="unlabelled text files beside the SST-2 training sentences, relative to "
-        "shared/data, e.g. spa-eng/spa.txt multi30k/train.en (default: none, the "
-        "training sentences only)",
+        help="pre-train the encoder on the SST-2 training sentences plus these text files, "
+        "relative to shared/data, e.g. spa-eng/spa.txt multi30k/train.en (no files: the "
+        "training sentences only; default: no pre-training)",
     )
-    parser.add_argument(
-        "--pretrain-epochs",
-        type=int,
-        default=PRETRAIN_EPOCHS,
-        help="masked-language-model epochs before fine-tuning (0: none; default %(default)s)",
-    )
-    parser.add_argument("--pretrain-batch-size", type=int, default=128)
-    parser.add_argument("--pretrain-learning-rate", type=float, default=1e-3)
+    for field, kind in PRETRAIN_FLAGS.items():
+        parser.add_argument(
+            f"--pretrain-{field.replace('_', '-')}",
+            dest=f"pretrain_{field}",
+            type=kind,
+            help=f"(recipe default: {getattr(MaskedLMRecipe(), field)})",
+        )
     parser.add_argument(
         "--holdout",
         type=float,
@@ -141,46 +97,36 @@ def parse_args(argv=None):
     )
     parser.add_argument("--limit", type=int, help="train on the first N rows only")
     parser.add_argument("--output", help="SavedModel folder (default: a temporary one)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.pretrain_epochs is not None and args.pretrain_text is None:
+        args.pretrain_text = []  # --pretrain-epochs alone: the training sentences only.
+    return args
 
 
-def train_argv(args, train_file, validation_file, output):
-    """`train classifier` arguments: fit on `train_file`, select on `validation_file`
-    (the held-out part of the training file, never dev.tsv)."""
-    argv = [
-        "train", "classifier", "--train", str(train_file),
-        "--validation", str(validation_file),
-        "--output", str(output), "--preset", args.preset, "--tokenizer", args.tokenizer,
-        "--vocabulary-size", str(args.vocabulary_size), "--epochs", str(args.epochs),
-        "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
-        "--max-length", str(args.max_length), "--pooling", args.pooling,
-        "--patience", str(args.patience), "--seed", str(args.seed),
-        "--ensemble", str(args.ensemble),
-    ]  # fmt: skip
-    for option in ("weight_decay", "ema", "dropout", "token_dropout", "conv_kernel_size"):
-        if getattr(args, option) is not None:
-            argv += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
-    if args.pretrain_epochs:
-        argv += ["--pretrain-text", *pretrain_files(args.pretrain_text)]
-        argv += ["--pretrain-epochs", str(args.pretrain_epochs)]
-        argv += ["--pretrain-batch-size", str(args.pretrain_batch_size)]
-        argv += ["--pretrain-learning-rate", str(args.pretrain_learning_rate)]
-    return argv
+def recipe_of(args):
+    """The `ClassifierRecipe` of the parsed flags: the recipe's defaults, with the
+    flags that were given."""
+    from transformer_keras.recipes import ClassifierRecipe
+
+    recipe = ClassifierRecipe()
+    values = {field: getattr(args, field) for field in RECIPE_FLAGS}
+    pretrain = {field: getattr(args, f"pretrain_{field}") for field in PRETRAIN_FLAGS}
+    pretrain = dataclasses.replace(
+        recipe.pretrain, **{key: value for key, value in pretrain.items() if value is not None}
+    )
+    return dataclasses.replace(
+        recipe,
+        pretrain=pretrain,
+        **{key: value for key, value in values.items() if value is not None},
+    )
 
 
-def pretrain_files(names):
-    """Paths of the shared data files `names` (English text, one per line or first column)."""
+def pretrain_texts(names):
+    """The lines of the shared data files `names` (English text, first column)."""
+    from transformer_keras.data.masked_language_modeling import read_text_lines
     from transformer_keras.data.paths import shared_data_file
 
-    return [str(shared_data_file(name)) for name in names]
-
-
-def limited_copy(path, limit, folder):
-    """The header and the first `limit` rows of `path`, in `folder` (smoke runs)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
-    copy = Path(folder) / Path(path).name
-    copy.write_text("".join(lines[: limit + 1]), encoding="utf-8")
-    return copy
+    return read_text_lines([str(shared_data_file(name)) for name in names])
 
 
 def phrases_of(text):
@@ -254,79 +200,77 @@ def _rows_within(phrase, rows):
     }
 
 
-def write_holdout_split(path, fraction, seed, folder):
-    """Splits the labelled file `path` (`sentence_holdout`) into two TSV files in
-    `folder`: `(train file, held-out file, summary line)`."""
-    from transformer_keras.data.classification import load_delimited_file
+def holdout_split(data, fraction, seed):
+    """`(train, held out, summary line)`: `data` (SST-2's training file) split by
+    `sentence_holdout` into two `TextClassificationData`."""
+    from transformer_keras.data.classification import from_texts
 
-    data = load_delimited_file(path)
     texts, labels = data.texts_and_labels()
     train, holdout = sentence_holdout(texts, fraction, seed)
-    files = []
-    for name, indices in (("train-part.tsv", train), ("holdout.tsv", holdout)):
-        lines = ["sentence\tlabel\n"]
-        for i in indices:
-            if "\t" in texts[i] or "\n" in texts[i]:
-                raise ValueError(
-                    f"{path}: a text with a tab or newline. Received: {texts[i]!r}"
-                )
-            lines.append(f"{texts[i]}\t{data.label_names[labels[i]]}\n")
-        files.append(Path(folder) / name)
-        files[-1].write_text("".join(lines), encoding="utf-8")
+    parts = [
+        from_texts([texts[i] for i in indices], [labels[i] for i in indices], data.label_names)
+        for indices in (train, holdout)
+    ]
     summary = (
         f"held out {len(holdout)} rows, whole sentences of the training file, for "
-        "validation; "
-        f"training on {len(train)} of its {len(texts)} rows "
+        f"validation; training on {len(train)} of its {len(texts)} rows "
         f"({len(texts) - len(train) - len(holdout)} phrases found only in held-out "
         "sentences dropped)"
     )
-    return files[0], files[1], summary
+    return parts[0], parts[1], summary
 
 
 def main(argv=None):
-    from transformer_keras import cli
+    from transformer_keras.data.classification import load_delimited_file
     from transformer_keras.data.paths import shared_data_file
+    from transformer_keras.export.client import load_client
+    from transformer_keras.recipes import RunOptions, train_classifier
 
     args = parse_args(argv)
-    train_file, dev_file = shared_data_file("sst2/train.tsv"), shared_data_file("sst2/dev.tsv")
+    recipe = recipe_of(args)
+    data = load_delimited_file(shared_data_file("sst2/train.tsv"))
+    if args.limit:
+        data = data.take(args.limit)
     with tempfile.TemporaryDirectory() as scratch:
-        if args.limit:
-            train_file = limited_copy(train_file, args.limit, scratch)
-        output = args.output or Path(scratch) / "classifier-sst2"
+        output = args.output or f"{scratch}/classifier-sst2"
         started = time.time()
-        fit_file, holdout_file, summary = write_holdout_split(
-            train_file, args.holdout, args.seed, scratch
-        )
+        train, holdout, summary = holdout_split(data, args.holdout, args.seed)
         print(summary, flush=True)
+        pretrain = None
+        if args.pretrain_text is not None:
+            pretrain = pretrain_texts(args.pretrain_text)
         # dev.tsv appears below only, in the evaluation of the exported model.
-        code = cli.main(train_argv(args, fit_file, holdout_file, output))
+        train_classifier(
+            train, holdout, output, recipe, RunOptions(seed=args.seed), pretrain=pretrain
+        )
         train_seconds = time.time() - started
-        if code:
-            return code
-        report = io.StringIO()
-        with contextlib.redirect_stdout(report):
-            code = cli.main(["evaluate", "classifier", str(output), "--data", str(dev_file)])
-        print(report.getvalue().strip())
-        accuracy = float(report.getvalue().split()[1])
+        client = load_client(output, "classifier")
+        dev = load_delimited_file(
+            shared_data_file("sst2/dev.tsv"), label_names=client.label_names
+        )
+        texts, labels = dev.texts_and_labels()
+        accuracy = client.accuracy(texts, labels)
+    print(f"dev accuracy {accuracy:.4f} ({round(accuracy * len(texts))}/{len(texts)})")
     command = "python -m benchmarks.classifier_sst2 " + shlex.join(argv or sys.argv[1:])
     print()
     print("| model | tokenizer | dev accuracy (SavedModel) | train + export time | command |")
     print("| --- | --- | ---: | ---: | --- |")
     pretraining = "from scratch"
-    if args.pretrain_epochs:
+    if pretrain is not None:
         corpus = " + ".join(["SST-2 train text (not held out)", *args.pretrain_text])
-        pretraining = f"MLM-pretrained {args.pretrain_epochs} epochs on {corpus}"
-    model = f"TransformerClassifier `{args.preset}`, {args.pooling} pooling"
-    if args.conv_kernel_size:
-        model += f", n-gram convolution {args.conv_kernel_size}"
-    if args.ensemble > 1:
-        model = f"average of {args.ensemble} x {model}"
+        pretraining = f"MLM-pretrained {recipe.pretrain.epochs} epochs on {corpus}"
+    model = f"TransformerClassifier `{recipe.preset}`"
+    if recipe.pooling:
+        model += f", {recipe.pooling} pooling"
+    if recipe.conv_kernel_size:
+        model += f", n-gram convolution {recipe.conv_kernel_size}"
+    if recipe.ensemble > 1:
+        model = f"average of {recipe.ensemble} x {model}"
     selection = f"best epoch on {args.holdout:g} of the train sentences, held out"
     print(
         f"| {model}, {pretraining}; {selection} "
-        f"| {args.tokenizer} "
-        f"{args.vocabulary_size} | {accuracy:.4f} | {train_seconds / 60:.1f} min | "
-        f"`{command.strip()}` |"
+        f"| {recipe.tokenizer} {recipe.vocabulary_size} | {accuracy:.4f} "
+        f"| {train_seconds / 60:.1f} min | `{command.strip()}` |"
     )
     return 0
 

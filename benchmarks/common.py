@@ -24,11 +24,16 @@ class Settings:
         scale: factor on every batch size (e.g. 8 on a GPU); models are
             unchanged, so ratios stay comparable.
         device: `detect_device()` of this machine.
+        threads: the intra-op and the inter-op threads of every framework
+            (TensorFlow's two pools, PyTorch's `set_num_threads` and
+            `set_num_interop_threads`): the cores this process may use unless
+            `--threads` says otherwise, the same for every implementation.
     """
 
     quick: bool = False
     scale: int = 1
     device: dict = dataclasses.field(default_factory=dict)
+    threads: int = dataclasses.field(default_factory=lambda: available_cores())
 
     def batch(self, size):
         """A batch size of the issue's recipe, scaled by `--scale`."""
@@ -50,9 +55,16 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--scale",
-        type=_positive_int,
+        type=_positive_int_named("scale"),
         default=1,
         help="multiply every batch size (e.g. 8 on a GPU); default 1",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int_named("threads"),
+        default=None,
+        help="intra-op and inter-op threads of TensorFlow and PyTorch alike; "
+        f"default: the cores this process may use ({available_cores()} here)",
     )
     parser.add_argument("--device-kind", choices=("cpu", "gpu"), help=argparse.SUPPRESS)
     return parser
@@ -62,7 +74,10 @@ def settings_from(arguments):
     """`Settings` from parsed flags, detecting the device unless it was given."""
     kind = arguments.device_kind
     device = {"kind": kind, "name": kind, "count": 0} if kind else detect_device()
-    return Settings(quick=arguments.quick, scale=arguments.scale, device=device)
+    threads = arguments.threads or available_cores()
+    return Settings(
+        quick=arguments.quick, scale=arguments.scale, device=device, threads=threads
+    )
 
 
 def arguments_of(settings):
@@ -70,22 +85,86 @@ def arguments_of(settings):
     flags = [
         "--scale",
         str(settings.scale),
+        "--threads",
+        str(settings.threads),
         "--device-kind",
         settings.device.get("kind", "cpu"),
     ]
     return flags + (["--quick"] if settings.quick else [])
 
 
-def _positive_int(text):
+def _positive_int_named(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            raise argparse.ArgumentTypeError(
+                f"`--{name}` must be a positive integer. Received: {name}={text!r}"
+            )
+        return value
+
+    return parse
+
+
+def available_cores():
+    """The cores this process may run on (its affinity mask, not the host's count)."""
     try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"`--scale` must be a positive integer. Received: scale={text!r}"
-        )
-    return value
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def set_tensorflow_threads(threads):
+    """Sizes TensorFlow's intra-op and inter-op pools; returns `(intra, inter)` in force.
+
+    TensorFlow fixes its pools when its runtime starts, so call this before
+    any op runs; once it has started (e.g. inside a test session) the sizes
+    it already has are returned unchanged.
+    """
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # the runtime has started: its pools are fixed
+        pass
+    return (
+        threading.get_intra_op_parallelism_threads(),
+        threading.get_inter_op_parallelism_threads(),
+    )
+
+
+def describe_threads(intra, inter):
+    """`"threads 2 intra-op / 2 inter-op"` (0, TensorFlow's "default", shows as such)."""
+
+    def shown(count):
+        return str(count) if count else "default"
+
+    return f"threads {shown(intra)} intra-op / {shown(inter)} inter-op"
+
+
+PROGRESS = "[progress] "
+
+
+def progress(message):
+    """Prints one progress line to stdout at once.
+
+    `python -m benchmarks` shows these lines of a module on its console while
+    the rest of the module's output goes to its log (`runner.run_logged`).
+    """
+    print(f"{PROGRESS}{message}", flush=True)
+
+
+def load_average():
+    """The 1, 5 and 15-minute load averages of the machine (`/proc/loadavg`), or `None`."""
+    try:
+        with open("/proc/loadavg") as file:
+            return tuple(float(value) for value in file.read().split()[:3])
+    except (OSError, ValueError):
+        return None
 
 
 def detect_device():

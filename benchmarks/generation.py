@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from benchmarks import runner
+from benchmarks import common, runner
 from benchmarks.architectures import LMSize, transformer_keras_lm
 from benchmarks.report import Row, Target
 
@@ -223,6 +223,7 @@ def run(settings):
         path = export_language_model(model, f"{folder}/lm", keras_file=False)
         signature = tf.saved_model.load(str(path)).signatures["generate"]
         for batch in map(settings.batch, BATCHES):
+            started = time.perf_counter()
             prompts = _prompts(size, batch)
             texts = tokenizer.detokenize(tf.constant(prompts, tf.int32))
             rates = measure_alternating(
@@ -271,6 +272,10 @@ def run(settings):
             rows.append(
                 _row(batch, new_tokens, True, "keras_hub", True, rates["keras_hub_xla"])
             )
+            common.progress(
+                f"batch {batch} with the cache: {time.perf_counter() - started:.0f} s"
+            )
+            started = time.perf_counter()
             rows.append(
                 _row(
                     batch,
@@ -289,6 +294,9 @@ def run(settings):
             warmup = {"uncached": keras_generator(model, prompts.tolist(), 2, False)}
             rate = measure_alternating(uncached, 1, warmup)["uncached"]
             rows.append(_row(batch, count, False, "transformer_keras", False, rate))
+            common.progress(
+                f"batch {batch} without the cache: {time.perf_counter() - started:.0f} s"
+            )
     return rows
 
 

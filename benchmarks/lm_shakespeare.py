@@ -68,9 +68,9 @@ def train(position, tokenizer, train_ids, validation_ids, args):
     import keras
     import numpy as np
 
-    from transformer_keras.commands.language_model import evaluate_ids
     from transformer_keras.data.language_modeling import window_dataset
     from transformer_keras.models.language_model import TransformerLM
+    from transformer_keras.recipes.language_model import evaluate_ids
 
     keras.utils.set_random_seed(args.seed)
     model = TransformerLM.from_preset("nanogpt-cpu", tokenizer=tokenizer, position=position)

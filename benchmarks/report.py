@@ -71,6 +71,10 @@ class Row:
             matches any value (e.g. `"xla": None` for "whatever the anchor
             compiles with by default").
         notes: free text shown in the JSON only.
+        alone: measured in a turn of its own, not in alternation with its
+            anchors or with the rows that anchor on it (e.g. a module run by
+            itself): a change in load between the turns shows in the ratio,
+            and the table marks it.
     """
 
     benchmark: str
@@ -82,6 +86,7 @@ class Row:
     primary: str | None = None
     anchors: tuple = ()
     notes: str = ""
+    alone: bool = False
 
     def __post_init__(self):
         if self.primary is None and self.figures:
@@ -107,6 +112,7 @@ class Row:
             "primary": self.primary,
             "anchors": [dict(anchor) for anchor in self.anchors],
             "notes": self.notes,
+            "alone": self.alone,
         }
 
     @classmethod
@@ -118,6 +124,7 @@ class Row:
             primary=data.get("primary"),
             anchors=tuple(data.get("anchors", ())),
             notes=data.get("notes", ""),
+            alone=data.get("alone", False),
         )
 
 
@@ -138,6 +145,8 @@ def validate(data):
         fail("config", "must be a non-empty string")
     if not isinstance(data.get("xla"), bool):
         fail("xla", "must be true or false")
+    if not isinstance(data.get("alone", False), bool):
+        fail("alone", "must be true or false")
     figures = [name for name in FIGURES if name in data]
     if not figures:
         fail("figures", f"must include at least one of {list(FIGURES)}")
@@ -187,13 +196,25 @@ def anchor_label(overrides):
 
 def anchor_ratios(rows, row):
     """`{anchor label: ratio}` of `row`'s primary figure against each anchor present."""
-    ratios = {}
+    return {label: value for label, (value, _) in _ratios_and_anchors(rows, row).items()}
+
+
+def _ratios_and_anchors(rows, row):
+    """`{anchor label: (ratio, anchor row)}` for each anchor of `row` present in `rows`."""
+    found = {}
     for overrides in row.anchors:
         anchor = find_row(rows, row.identity(**overrides))
         value = None if anchor is None else ratio(row, anchor, row.primary)
         if value is not None:
-            ratios[anchor_label(overrides)] = value
-    return ratios
+            found[anchor_label(overrides)] = (value, anchor)
+    return found
+
+
+NOT_ALTERNATED = "*"
+NOT_ALTERNATED_NOTE = (
+    f"{NOT_ALTERNATED} not measured in alternation: the two rows ran in separate turns, "
+    "so a change in the machine's load between them shows in the ratio"
+)
 
 
 # ------------------------------------------------------------------- table
@@ -205,9 +226,13 @@ def format_figure(name, value):
 def format_table(rows):
     """One text table of every row, with its ratios against its anchors."""
     header = ("benchmark", "config", "implementation", "precision", "xla", "result", "ratio")
-    lines = [header]
+    lines, marked = [header], False
     for row in rows:
-        ratios = anchor_ratios(rows, row)
+        ratios = {}
+        for label, (value, anchor) in _ratios_and_anchors(rows, row).items():
+            alone = row.alone or anchor.alone
+            marked = marked or alone
+            ratios[label + (NOT_ALTERNATED if alone else "")] = value
         lines.append(
             (
                 row.benchmark,
@@ -224,6 +249,8 @@ def format_table(rows):
         " | ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in lines
     ]
     text.insert(1, "-+-".join("-" * width for width in widths))
+    if marked:
+        text.append(NOT_ALTERNATED_NOTE)
     return "\n".join(line.rstrip() for line in text)
 
 

@@ -108,79 +108,60 @@ def keyword_examples():
 # ------------------------------------------------------------------ the runs
 def copy_translator(seed, quick):
     """`{"bleu", "chrf"}` of beam-4 translations of 60 new sentences."""
-    from transformer_keras.commands.translator import (
-        corpus_scores,
-        fit_translator,
-        hold_out,
-        keras_translate,
-        translate_texts,
-    )
-    from transformer_keras.training.reproducibility import set_seed
+    from transformer_keras.recipes import RunOptions, TranslatorRecipe, train_translator
+    from transformer_keras.recipes.translator import hold_out
+    from transformer_keras.training.bleu import corpus_scores
 
-    set_seed(seed)
     epochs = 1 if quick else 6
     train, validation = hold_out(*copy_corpus(120 if quick else 1200, seed=0))
     sources, references = copy_corpus(60, seed=1)
+    recipe = TranslatorRecipe(
+        preset="tiny",
+        tokenizer="word",
+        max_length=8,
+        num_layers=2,
+        hidden_dim=64,
+        normalize_first=True,
+        epochs=epochs,
+        token_budget=256,
+        warmup_steps=100,
+        bleu_every=epochs,
+        beam_size=2,
+    )
     with tempfile.TemporaryDirectory() as output_dir:
-        model = fit_translator(
+        result = train_translator(
             train,
             validation,
-            output_dir,
-            preset="tiny",
-            tokenizer="word",
-            max_length=8,
-            epochs=epochs,
-            token_budget=256,
-            warmup_steps=100,
-            bleu_every=epochs,
-            beam_size=2,
-            seed=seed,
-            verbose=0,
-            num_encoder_layers=2,
-            num_decoder_layers=2,
-            hidden_dim=64,
-            intermediate_dim=128,
-            normalize_first=True,
+            f"{output_dir}/copy",
+            recipe,
+            RunOptions(seed=seed, verbose=0),
         )
-    hypotheses = translate_texts(
-        keras_translate(model), sources, beam_size=4, max_length=model.max_sequence_length
-    )
+    hypotheses = result.model.translate_all(sources, 4, recipe.alpha)
     return corpus_scores(hypotheses, references)
 
 
 def animals_lm(seed, quick):
     """The validation loss (nats per character) after 30 steps."""
-    from transformer_keras.commands.language_model import (
-        evaluate_ids,
-        fit_language_model,
-        language_model_ids,
-    )
-    from transformer_keras.models.language_model import TransformerLM
-    from transformer_keras.text import train_tokenizer
-    from transformer_keras.training.reproducibility import set_seed
+    from transformer_keras.recipes import LanguageModelRecipe, RunOptions, train_language_model
 
-    set_seed(seed)
-    texts, validation_texts = [animal_corpus(300)], [animal_corpus(40, offset=2)]
-    tokenizer = train_tokenizer("char", texts)
-    train_ids, validation_ids = language_model_ids(texts, tokenizer, validation_texts)
-    model = TransformerLM.from_preset(
-        "tiny", tokenizer=tokenizer, max_sequence_length=32, position="rotary"
+    recipe = LanguageModelRecipe(
+        preset="tiny",
+        context=32,
+        position="rotary",
+        max_steps=3 if quick else 30,
+        batch_size=8,
+        sample_prompt=None,
+        jit_compile=False,
     )
     with tempfile.TemporaryDirectory() as output_dir:
-        fit_language_model(
-            model,
-            train_ids,
-            validation_ids,
-            output_dir,
-            max_steps=3 if quick else 30,
-            batch_size=8,
-            seed=seed,
-            sample_prompt=None,
-            verbose=0,
-            jit_compile=False,
+        result = train_language_model(
+            [animal_corpus(300)],
+            [animal_corpus(40, offset=2)],
+            f"{output_dir}/animals",
+            recipe,
+            RunOptions(seed=seed, verbose=0),
         )
-    loss, _ = evaluate_ids(model, validation_ids)
-    return loss
+    return result.metrics["loss"]
 
 
 def keyword_classifier(seed, quick):

@@ -1,18 +1,19 @@
 """Quality benchmark of the translator: sacreBLEU against training time.
 
-    python -m benchmarks.translation_multi30k                     # Multi30k de->en, 3 h
+    python -m benchmarks.translation_multi30k                     # Multi30k de->en
     python -m benchmarks.translation_multi30k --dataset tatoeba   # Tatoeba es->en
-    python -m benchmarks.translation_multi30k --hours 0.05 --preset tiny   # smoke run
+    python -m benchmarks.translation_multi30k --limit 2000 --epochs 1 --preset tiny  # smoke
 
-Trains the `small` preset (3+3 layers, width 256, 8 heads, feed-forward 512)
-with `model.fit` on the training split (a joint SentencePiece vocabulary
-learned on it, batches of length buckets under a token budget, label
-smoothing 0.1, the paper's schedule and Adam), and after every epoch
-translates the held-out split with beam search and scores it with sacreBLEU.
-Every evaluation is appended to `<output>/curve.tsv` (training seconds,
-epoch, BLEU, chrF) and the model is saved to `<output>/model.keras`, so an
-interrupted run keeps its curve and its best model. The final table is
-printed with the exact command.
+Trains `transformer_keras.recipes.train_translator`, the recipe behind
+`transformer-keras train translator` (the `small` preset, a joint SentencePiece
+vocabulary, token-budget batches, label smoothing, the paper's schedule with
+warmup 400 at scale 0.35, beam-search BLEU after every epoch and the best
+epoch kept), with the recipe's defaults unless a flag sets them. The one
+addition is a time budget, `--hours`: training stops after the first epoch
+that ends past it. Every epoch's training time, loss, BLEU and chrF on the
+held-out split are appended to `<output>/curve.tsv`; the exported SavedModel
+goes to `<output>/saved_model`. The final table is printed with the exact
+command; `benchmarks/RESULTS.md` has the recorded runs.
 
 Data: ../shared/data/multi30k/{train,val}.{de,en} (validation = the official
 val split) and ../shared/data/spa-eng/spa.txt (held-out split =
@@ -20,6 +21,7 @@ val split) and ../shared/data/spa-eng/spa.txt (held-out split =
 """
 
 import argparse
+import dataclasses
 import shlex
 import sys
 import time
@@ -28,19 +30,37 @@ from pathlib import Path
 DATASETS = ("multi30k", "tatoeba")
 
 
+# Flags of `TranslatorRecipe` fields: `--flag` sets `field` (unset: the recipe's).
+RECIPE_FLAGS = {
+    "preset": str,
+    "epochs": int,
+    "vocabulary_size": int,
+    "token_budget": int,
+    "warmup_steps": int,
+    "learning_rate_scale": float,
+    "max_length": int,
+    "beam_size": int,
+    "alpha": float,
+}
+
+
 def parse_args(argv=None):
+    from transformer_keras.recipes import TranslatorRecipe
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=DATASETS, default="multi30k")
-    parser.add_argument("--preset", default="small")
-    parser.add_argument("--hours", type=float, default=3.0, help="training time budget")
-    parser.add_argument("--max-epochs", type=int, default=100)
-    parser.add_argument("--vocabulary-size", type=int, default=8000)
-    parser.add_argument("--token-budget", type=int, default=2048, help="tokens per batch")
-    parser.add_argument("--warmup-steps", type=int, default=400)
-    parser.add_argument("--lr-scale", type=float, default=0.35, help="schedule scale")
-    parser.add_argument("--max-length", type=int, default=64, help="tokens per sentence")
-    parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--alpha", type=float, default=0.6)
+    recipe = TranslatorRecipe()
+    for field, kind in RECIPE_FLAGS.items():
+        parser.add_argument(
+            f"--{field.replace('_', '-')}",
+            dest=field,
+            type=kind,
+            help=f"(recipe default: {getattr(recipe, field)})",
+        )
+    parser.add_argument(
+        "--hours", type=float, default=3.0, help="training time budget (default %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use the first N pairs only")
     parser.add_argument(
         "--eval-sentences", type=int, default=None, help="score the first N held-out pairs"
@@ -50,6 +70,16 @@ def parse_args(argv=None):
         "--data-dir", default=None, help="the shared data folder (default: shared_data_dir())"
     )
     return parser.parse_args(argv)
+
+
+def recipe_of(args):
+    """The `TranslatorRecipe` of the parsed flags (the recipe's defaults otherwise)."""
+    from transformer_keras.recipes import TranslatorRecipe
+
+    values = {field: getattr(args, field) for field in RECIPE_FLAGS}
+    return dataclasses.replace(
+        TranslatorRecipe(), **{key: value for key, value in values.items() if value is not None}
+    )
 
 
 def load_splits(dataset, data_dir=None, limit=None):
@@ -84,113 +114,63 @@ def load_splits(dataset, data_dir=None, limit=None):
     return train, validation
 
 
-def translate_all(model, sources, beam_size, alpha, batch_size=64):
-    """Beam-search translations of a list of strings, as a list of strings.
+def curve_callback(path, hours):
+    """A callback that appends each epoch's training time, loss, BLEU and chrF to
+    `path` and stops training after the first epoch that ends past `hours`.
 
-    Sentences are translated in batches of similar source lengths, each with
-    `max_length = 2 * longest source + 10` tokens: the self-attention cache the
-    beams reorder at every step is then as short as the batch allows.
+    It runs after the recipe's BLEU callback (the caller's come last), and
+    counts the time from the epoch's start to its last batch: not the BLEU.
     """
-    lengths = model.source_tokenizer.tokenize(sources).row_lengths().numpy()
-    order = sorted(range(len(sources)), key=lambda index: lengths[index])
-    translations = [None] * len(sources)
-    for start in range(0, len(order), batch_size):
-        indexes = order[start : start + batch_size]
-        max_length = min(
-            2 * int(max(lengths[i] for i in indexes)) + 10, model.max_sequence_length
-        )
-        batch = model.translate([sources[i] for i in indexes], beam_size, max_length, alpha)
-        for index, text in zip(indexes, batch.numpy()):
-            translations[index] = text.decode("utf-8")
-    return translations
+    import keras
+
+    class Curve(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = 0.0
+            self.rows = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = self.last_batch = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.last_batch = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.seconds += self.last_batch - self.started
+            row = (self.seconds, epoch + 1, logs.get("loss", float("nan")))
+            row += (logs.get("val_bleu", float("nan")), logs.get("val_chrf", float("nan")))
+            self.rows.append(row)
+            with Path(path).open("a") as curve:
+                curve.write("{:.0f}\t{}\t{:.4f}\t{:.2f}\t{:.2f}\n".format(*row))
+            if self.seconds > hours * 3600:
+                self.model.stop_training = True
+
+    Path(path).write_text("seconds\tepoch\tloss\tbleu\tchrf\n")
+    return Curve()
 
 
 def main(argv=None):
     args = parse_args(argv)
-    import keras
-    import sacrebleu
+    from transformer_keras.recipes import RunOptions, train_translator
 
-    from transformer_keras.data.translation import pairs_dataset, translation_batches
-    from transformer_keras.models.seq2seq import Transformer
-    from transformer_keras.optimization import (
-        MaskedAccuracy,
-        MaskedSparseCategoricalCrossentropy,
-        TransformerSchedule,
-        paper_adam,
-    )
-    from transformer_keras.text import SubwordTokenizer
-
+    recipe = recipe_of(args)
     output = Path(args.output or f"benchmarks/results/{args.dataset}")
     output.mkdir(parents=True, exist_ok=True)
     command = "python -m benchmarks.translation_multi30k " + shlex.join(argv or sys.argv[1:])
-    keras.utils.set_random_seed(0)
-    (train_sources, train_targets), (val_sources, val_targets) = load_splits(
-        args.dataset, args.data_dir, args.limit
-    )
+    train, validation = load_splits(args.dataset, args.data_dir, args.limit)
     if args.eval_sentences:
-        val_sources, val_targets = (
-            val_sources[: args.eval_sentences],
-            val_targets[: args.eval_sentences],
-        )
-    print(f"{len(train_sources)} training pairs, {len(val_sources)} held-out pairs", flush=True)
-
-    started = time.time()
-    tokenizer = SubwordTokenizer.train(
-        train_sources + train_targets, vocabulary_size=args.vocabulary_size
-    )
-    print(f"joint vocabulary of {tokenizer.vocabulary_size} in {time.time() - started:.0f} s")
-
-    train = translation_batches(
-        pairs_dataset(train_sources, train_targets),
-        tokenizer,
-        tokenizer,
-        max_length=args.max_length,
-        token_budget=args.token_budget,
-        shuffle=True,
-    )
-    model = Transformer.from_preset(
-        args.preset, source_tokenizer=tokenizer, max_sequence_length=args.max_length + 1
-    )
-    model.compile(
-        optimizer=paper_adam(
-            TransformerSchedule(model.hidden_dim, args.warmup_steps, args.lr_scale)
-        ),
-        loss=MaskedSparseCategoricalCrossentropy(label_smoothing=0.1, pad_id=model.pad_id),
-        metrics=[MaskedAccuracy(pad_id=model.pad_id)],
-    )
-
-    curve_path = output / "curve.tsv"
-    curve_path.write_text("seconds\tepoch\tloss\tbleu\tchrf\n")
-    training_seconds, best_bleu, rows = 0.0, -1.0, []
-    for epoch in range(1, args.max_epochs + 1):
-        started = time.time()
-        history = model.fit(train, epochs=1, verbose=2)
-        training_seconds += time.time() - started
-        hypotheses = translate_all(model, val_sources, args.beam_size, args.alpha)
-        bleu = sacrebleu.corpus_bleu(hypotheses, [val_targets]).score
-        chrf = sacrebleu.corpus_chrf(hypotheses, [val_targets]).score
-        loss = history.history["loss"][-1]
-        rows.append((training_seconds, epoch, loss, bleu, chrf))
-        with curve_path.open("a") as curve:
-            curve.write(
-                f"{training_seconds:.0f}\t{epoch}\t{loss:.4f}\t{bleu:.2f}\t{chrf:.2f}\n"
-            )
-        print(
-            f"epoch {epoch}: {training_seconds / 60:.1f} min of training, loss {loss:.3f}, "
-            f"BLEU {bleu:.2f}, chrF {chrf:.2f}  e.g. {hypotheses[0]!r}",
-            flush=True,
-        )
-        if bleu > best_bleu:
-            best_bleu = bleu
-            model.save(output / "model.keras")
-        if training_seconds > args.hours * 3600:
-            break
-
+        validation = tuple(side[: args.eval_sentences] for side in validation)
+    curve = curve_callback(output / "curve.tsv", args.hours)
+    options = RunOptions(seed=args.seed, callbacks=(curve,))
+    result = train_translator(train, validation, output / "saved_model", recipe, options)
     print(f"\n{command}\n")
     print("| training time (min) | epoch | loss | sacreBLEU | chrF |")
     print("| ---: | ---: | ---: | ---: | ---: |")
-    for seconds, epoch, loss, bleu, chrf in rows:
+    for seconds, epoch, loss, bleu, chrf in curve.rows:
         print(f"| {seconds / 60:.0f} | {epoch} | {loss:.3f} | {bleu:.2f} | {chrf:.2f} |")
+    scores = result.metrics
+    print(f"\nbest epoch, exported: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f}")
     return 0
 
 

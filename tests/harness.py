@@ -48,6 +48,11 @@ cache): the harness turns every such array into a `keras.Input` of the
 functional model and passes every other value (bools, ints) as is. The first
 dimension of every array is the batch.
 
+A layer method other than `call` (`call_with_cache`, `attention_scores`) goes
+through the same checks with `method="call_with_cache"`: the functional model
+and the `.keras` file then hold the layer inside `MethodCall`, a layer whose
+`call` is that method.
+
 Why not `keras.src.testing.TestCase.run_layer_test`: it is private API bound to
 `unittest`, and it checks neither `.keras` round trips with equal outputs nor
 identical JSON configs nor tensor keyword arguments in a functional model.
@@ -128,6 +133,52 @@ def _symbolic_inputs(data):
         for path, array in keras.tree.flatten_with_path(data)
     ]
     return keras.tree.pack_sequence_as(data, symbolic)
+
+
+@keras.saving.register_keras_serializable(package="transformer_keras_tests")
+class MethodCall(keras.layers.Layer):
+    """A layer whose `call` is `getattr(layer, method)`: puts a layer method
+    other than `call` into functional models and `.keras` files.
+
+    Args:
+        layer: the wrapped layer (serialized with this one).
+        method: name of the method of `layer` that `call` runs.
+        static_arguments: dict of the method's non-tensor arguments (bools,
+            ints); part of the config.
+
+    Call arguments:
+        inputs: the method's first argument.
+        arguments: dict of its tensor arguments (nests of tensors allowed).
+    """
+
+    def __init__(self, layer, method, static_arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.method = method
+        self.static_arguments = dict(static_arguments or {})
+
+    def build(self, inputs_shape):
+        if not self.layer.built:
+            self.layer.build(inputs_shape)
+        self.built = True
+
+    def call(self, inputs, arguments=None):
+        method = getattr(self.layer, self.method)
+        return method(inputs, **(arguments or {}), **self.static_arguments)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "layer": keras.saving.serialize_keras_object(self.layer),
+            "method": self.method,
+            "static_arguments": self.static_arguments,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        return cls(**config)
 
 
 # ------------------------------------------------------------------ the checks
@@ -222,6 +273,7 @@ def run_layer_test(
     run_saving=True,
     mixed_output_dtype=None,
     run_eagerly=True,
+    method="call",
     atol=1e-6,
 ):
     """Runs every harness check on `layer_cls(**init_kwargs)`.
@@ -243,6 +295,9 @@ def run_layer_test(
         run_eagerly: run the `fit` step eagerly. Tracing a train step costs
             seconds per layer on CPU, and the symbolic call already traces the
             layer; pass False to trace it as `fit` does by default.
+        method: the layer method under test, `"call"` (through `__call__`)
+            or another public method such as `"call_with_cache"` or
+            `"attention_scores"`.
         atol: tolerance of the output comparisons.
 
     Returns:
@@ -253,18 +308,28 @@ def run_layer_test(
     static_kwargs = {k: v for k, v in call_kwargs.items() if k not in tensor_kwargs}
     data = {"inputs": input_data, **tensor_kwargs}
 
+    def layer_method(layer):
+        return layer if method == "call" else getattr(layer, method)
+
     layer = layer_cls(**init_kwargs)
     config_json = _config_json(layer)
     assert_config_round_trip(layer)
 
-    eager_outputs = layer(input_data, **call_kwargs)
+    eager_outputs = layer_method(layer)(input_data, **call_kwargs)
     assert_finite(eager_outputs)
     if expected_output_shape is not None:
         _assert_shapes(eager_outputs, expected_output_shape)
     assert _config_json(layer) == config_json, "building the layer changed its config"
 
     def call_layer(inputs):
-        return layer(inputs["inputs"], **{k: inputs[k] for k in tensor_kwargs}, **static_kwargs)
+        tensors = {k: inputs[k] for k in tensor_kwargs}
+        if method == "call":
+            return layer(inputs["inputs"], **tensors, **static_kwargs)
+        return node(inputs["inputs"], arguments=tensors)
+
+    node = layer
+    if method != "call":
+        node = MethodCall(layer, method, static_kwargs, name=f"{method}_call")
 
     symbolic_inputs = _symbolic_inputs(data)
     model = keras.Model(symbolic_inputs, call_layer(symbolic_inputs))
@@ -272,7 +337,10 @@ def run_layer_test(
 
     if run_saving:
         loaded = assert_keras_file_round_trip(model, data, tmp_path / "layer.keras", atol)
-        assert _config_json(loaded.get_layer(layer.name)) == config_json
+        loaded_layer = loaded.get_layer(node.name)
+        if method != "call":
+            loaded_layer = loaded_layer.layer
+        assert _config_json(loaded_layer) == config_json
 
     if run_training:
         first_output = keras.tree.flatten(model.outputs)[0]
@@ -282,12 +350,15 @@ def run_layer_test(
             optimizer=keras.optimizers.Adam(1e-2), loss="mse", run_eagerly=run_eagerly
         )
         targets = np.zeros(_first_shape(eager_outputs)[:-1] + (1,), "float32")
-        assert_fit_step(trainer, data, targets, layer.trainable_weights or None)
+        with warnings.catch_warnings():
+            if method != "call":  # e.g. attention scores: no gradient to the values
+                warnings.filterwarnings("ignore", "Gradients do not exist for variables")
+            assert_fit_step(trainer, data, targets, layer.trainable_weights or None)
 
     if run_mixed_precision:
         for policy in MIXED_PRECISION_POLICIES:
             mixed = layer_cls(**{**init_kwargs, "dtype": policy})
-            outputs = mixed(input_data, **call_kwargs)
+            outputs = layer_method(mixed)(input_data, **call_kwargs)
             assert_precision_policy(outputs, policy, mixed_output_dtype)
     return layer, eager_outputs
 

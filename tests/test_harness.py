@@ -105,6 +105,43 @@ def test_wrong_expected_shape_fails(tmp_path):
         run_layer_test(Scale, {}, INPUTS, expected_output_shape=(2, 3, 5), tmp_path=tmp_path)
 
 
+@keras.saving.register_keras_serializable(package="harness_tests")
+class ScaleWithShift(Scale):
+    """A layer with a method besides `call` that takes a tensor and a static argument."""
+
+    def shifted(self, inputs, shift, power=1):
+        return self(inputs) + ops.cast(shift, self.compute_dtype), shift**power
+
+
+@keras.saving.register_keras_serializable(package="harness_tests")
+class ShiftForgetsItsFactor(ScaleWithShift, ForgetsItsFactor):
+    pass
+
+
+def test_a_method_besides_call_goes_through_every_check(tmp_path):
+    shift = np.full((2, 1, 4), 0.5, "float32")
+    layer, (outputs, power) = run_layer_test(
+        ScaleWithShift,
+        {"factor": 3.0},
+        INPUTS,
+        call_kwargs={"shift": shift, "power": 2},
+        expected_output_shape=((2, 3, 4), (2, 1, 4)),
+        method="shifted",
+        tmp_path=tmp_path,
+    )
+    np.testing.assert_allclose(outputs, INPUTS * 3.0 + 0.5, rtol=1e-6)
+    np.testing.assert_allclose(power, shift**2)
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):  # .keras round trip
+        run_layer_test(
+            ShiftForgetsItsFactor,
+            {"factor": 3.0},
+            INPUTS,
+            call_kwargs={"shift": shift},
+            method="shifted",
+            tmp_path=tmp_path,
+        )
+
+
 def _functional_model(factor=2.0):
     inputs = keras.Input((3, 4), name="features")
     return keras.Model(inputs, keras.layers.Dense(2)(Scale(factor)(inputs)))

@@ -1,50 +1,61 @@
-"""The SST-2 benchmark's flags reach `train classifier`; early stopping selects on a
-held-out part of the training file, never on dev.tsv (cheap: no model runs)."""
+"""The SST-2 benchmark trains the classifier recipe with the flags it is given;
+early stopping selects on a held-out part of the training file, never on dev.tsv
+(cheap: no model runs)."""
 
+import dataclasses
 import random
 
 import pytest
 
 from benchmarks import classifier_sst2
-from benchmarks.classifier_sst2 import parse_args, sentence_holdout, train_argv
+from benchmarks.classifier_sst2 import parse_args, recipe_of, sentence_holdout
+from transformer_keras.recipes import ClassifierRecipe
 
 
-def _options(argv):
-    """`train classifier` arguments of the benchmark run `argv`, as a dict."""
-    words = train_argv(parse_args(argv), "train.tsv", "holdout.tsv", "out")[2:]
-    options, key = {}, None
-    for word in words:
-        if word.startswith("--"):
-            key = word
-            options[key] = []
-        else:
-            options[key].append(word)
-    return {key: " ".join(values) for key, values in options.items()}
+def test_defaults_are_the_recipe_behind_the_command_line():
+    assert recipe_of(parse_args([])) == ClassifierRecipe()
+    args = parse_args([])
+    assert args.holdout == 0.05 and args.pretrain_text is None and args.seed == 0
 
 
-def test_defaults_are_the_recorded_configuration():
-    options = _options([])
-    assert options["--preset"] == "small" and options["--vocabulary-size"] == "16000"
-    assert options["--conv-kernel-size"] == "5"
-    assert options["--ensemble"] == "5"
-    assert parse_args([]).holdout == 0.05
-    for unset in ("--ema", "--weight-decay", "--dropout", "--token-dropout", "--pretrain-text"):
-        assert unset not in options
+def test_flags_reach_the_recipe():
+    recipe = recipe_of(
+        parse_args(
+            [
+                "--ema",
+                "0.999",
+                "--weight-decay",
+                "0.05",
+                "--conv-kernel-size",
+                "3",
+                "--ensemble",
+                "3",
+                "--token-dropout",
+                "0.1",
+                "--pretrain-epochs",
+                "2",
+            ]
+        )  # fmt: skip
+    )
+    assert recipe == dataclasses.replace(
+        ClassifierRecipe(),
+        ema_momentum=0.999,
+        weight_decay=0.05,
+        conv_kernel_size=3,
+        ensemble=3,
+        token_dropout=0.1,
+        pretrain=dataclasses.replace(ClassifierRecipe().pretrain, epochs=2),
+    )
 
 
-def test_flags_reach_train_classifier():
-    options = _options(
-        ["--ema", "0.999", "--weight-decay", "0.05", "--conv-kernel-size", "3",
-         "--ensemble", "3", "--token-dropout", "0.1", "--seed", "1"]
-    )  # fmt: skip
-    assert options["--ema"] == "0.999" and options["--weight-decay"] == "0.05"
-    assert options["--conv-kernel-size"] == "3" and options["--ensemble"] == "3"
-    assert options["--token-dropout"] == "0.1" and options["--seed"] == "1"
+def test_pretraining_epochs_alone_pretrain_on_the_training_sentences():
+    assert parse_args(["--pretrain-epochs", "1"]).pretrain_text == []
+    assert parse_args(["--pretrain-text", "a.txt"]).pretrain_text == ["a.txt"]
 
 
-def test_the_old_default_is_one_classifier_without_convolution():
-    options = _options(["--conv-kernel-size", "0", "--ensemble", "1"])
-    assert options["--conv-kernel-size"] == "0" and options["--ensemble"] == "1"
+def test_one_classifier_without_convolution():
+    recipe = recipe_of(parse_args(["--conv-kernel-size", "0", "--ensemble", "1"]))
+    assert recipe.conv_kernel_size == 0 and recipe.ensemble == 1
 
 
 # ----------------------------------------------------- the held-out sentences
@@ -104,9 +115,13 @@ def test_holdout_fraction_must_leave_both_parts(fraction):
         sentence_holdout(_treebank(20), fraction)
 
 
+@pytest.mark.slow
+@pytest.mark.tf_only
 def test_dev_is_only_used_for_the_reported_accuracy(tmp_path, monkeypatch, capsys):
     """The benchmark trains and selects on parts of train.tsv; dev.tsv reaches the
-    evaluation of the exported model only."""
+    evaluation of the exported model only (a tiny real run)."""
+    from transformer_keras import recipes
+
     texts = _treebank(100)
     train_file, dev_file = tmp_path / "train.tsv", tmp_path / "dev.tsv"
     rows = [f"{text}\t{i % 2}\n" for i, text in enumerate(texts)]
@@ -114,29 +129,26 @@ def test_dev_is_only_used_for_the_reported_accuracy(tmp_path, monkeypatch, capsy
     dev_file.write_text("sentence\tlabel\nan unseen dev sentence\t1\n", encoding="utf-8")
     files = {"sst2/train.tsv": train_file, "sst2/dev.tsv": dev_file}
     monkeypatch.setattr("transformer_keras.data.paths.shared_data_file", files.__getitem__)
-    calls = []
+    seen = []
+    train_classifier = recipes.train_classifier
 
-    def fake_cli(argv):
-        contents = {}
-        for flag in ("--train", "--validation", "--data"):
-            if flag in argv:
-                path = argv[argv.index(flag) + 1]
-                contents[flag] = (path, open(path, encoding="utf-8").read().splitlines())
-        calls.append((argv, contents))
-        if argv[0] == "evaluate":
-            print("accuracy 0.5000 (1/2) on dev")
-        return 0
+    def recording_train_classifier(train, validation, output, recipe, options, pretrain):
+        seen.append((train.texts_and_labels(), validation.texts_and_labels(), recipe))
+        return train_classifier(train, validation, output, recipe, options, pretrain)
 
-    monkeypatch.setattr("transformer_keras.cli.main", fake_cli)
-    assert classifier_sst2.main(["--holdout", "0.1", "--seed", "3"]) == 0
-    (train_argv_, train_files), (evaluate_argv, evaluate_files) = calls
-    assert train_argv_[:2] == ["train", "classifier"]
-    assert evaluate_argv[:2] == ["evaluate", "classifier"]
-    assert str(dev_file) not in train_argv_ and evaluate_files["--data"][0] == str(dev_file)
-    fit_rows, holdout_rows = train_files["--train"][1], train_files["--validation"][1]
+    monkeypatch.setattr(recipes, "train_classifier", recording_train_classifier)
+    argv = ["--holdout", "0.1", "--seed", "3", "--preset", "tiny", "--epochs", "1"]
+    argv += ["--ensemble", "1", "--vocabulary-size", "300", "--output", str(tmp_path / "m")]
+    assert classifier_sst2.main(argv) == 0
+    [((fit_texts, fit_labels), (holdout_texts, holdout_labels), recipe)] = seen
     expected_train, expected_holdout = sentence_holdout(texts, 0.1, seed=3)
-    assert fit_rows == ["sentence\tlabel"] + [f"{texts[i]}\t{i % 2}" for i in expected_train]
-    assert holdout_rows == ["sentence\tlabel"] + [
-        f"{texts[i]}\t{i % 2}" for i in expected_holdout
-    ]
-    assert "| 0.5000 |" in capsys.readouterr().out
+    assert fit_texts == [texts[i] for i in expected_train]
+    assert list(fit_labels) == [i % 2 for i in expected_train]
+    assert holdout_texts == [texts[i] for i in expected_holdout]
+    assert list(holdout_labels) == [i % 2 for i in expected_holdout]
+    assert "an unseen dev sentence" not in fit_texts + holdout_texts
+    assert recipe.preset == "tiny" and recipe.ensemble == 1
+    printed = capsys.readouterr().out
+    accuracy = float(printed.split("dev accuracy ")[1].split()[0])
+    assert accuracy in (0.0, 1.0)  # One dev sentence, scored by the exported model.
+    assert f"| {accuracy:.4f} |" in printed

@@ -5,11 +5,17 @@ import argparse
 import pytest
 
 from benchmarks.common import (
+    PROGRESS,
     Settings,
     Timing,
     add_arguments,
     arguments_of,
+    available_cores,
+    describe_threads,
     detect_device,
+    load_average,
+    progress,
+    set_tensorflow_threads,
     settings_from,
     time_calls,
 )
@@ -34,9 +40,53 @@ def test_scale_must_be_a_positive_integer(bad, capsys):
 
 
 def test_a_child_process_gets_the_same_settings_and_device_kind():
-    parent = Settings(quick=True, scale=4, device={"kind": "gpu", "name": "A100", "count": 2})
+    parent = Settings(
+        quick=True, scale=4, device={"kind": "gpu", "name": "A100", "count": 2}, threads=3
+    )
     child = settings_from(_parse(*arguments_of(parent)))
     assert (child.quick, child.scale, child.device["kind"]) == (True, 4, "gpu")
+    assert child.threads == 3
+
+
+def test_threads_default_to_the_cores_this_process_may_use():
+    assert Settings().threads == available_cores() >= 1
+    assert settings_from(_parse("--device-kind", "cpu")).threads == available_cores()
+    assert settings_from(_parse("--device-kind", "cpu", "--threads", "1")).threads == 1
+
+
+@pytest.mark.parametrize("bad", ["0", "many"])
+def test_threads_must_be_a_positive_integer(bad, capsys):
+    with pytest.raises(SystemExit):
+        _parse("--threads", bad)
+    assert f"Received: threads='{bad}'" in capsys.readouterr().err
+
+
+def test_thread_counts_are_described_with_tensorflow_default_named():
+    assert describe_threads(2, 2) == "threads 2 intra-op / 2 inter-op"
+    assert describe_threads(0, 4) == "threads default intra-op / 4 inter-op"
+
+
+@pytest.mark.tf_only
+def test_tensorflow_threads_report_the_pools_in_force():
+    # In a test session TensorFlow has started, so its pools keep their sizes;
+    # what is returned is what TensorFlow reports, not what was asked for.
+    import tensorflow as tf
+
+    in_force = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    assert set_tensorflow_threads(1) == in_force
+
+
+def test_progress_lines_carry_the_marker_and_reach_stdout_at_once(capsys):
+    progress("small float32: 12 s")
+    assert capsys.readouterr().out == f"{PROGRESS}small float32: 12 s\n"
+
+
+def test_load_average_is_three_non_negative_numbers_where_linux_gives_it():
+    load = load_average()
+    assert load is None or (len(load) == 3 and min(load) >= 0)
 
 
 def test_settings_scale_batches_and_pick_quick_sizes():

@@ -92,6 +92,28 @@ def test_table_has_a_header_a_rule_and_one_aligned_line_per_row():
     assert all(found[:5] == separators[0][:5] for found in separators)
 
 
+def test_ratios_with_a_row_measured_alone_are_marked_and_explained():
+    rows = _train_rows()
+    torch = rows[2]
+    rows[2] = Row(
+        torch.benchmark,
+        torch.config,
+        torch.implementation,
+        figures=torch.figures,
+        alone=True,
+    )
+    lines = format_table(rows).splitlines()
+    assert "2.00x vs keras_hub, 4.00x vs pytorch*" in lines[2]
+    assert "2.00x vs pytorch*" in lines[3]
+    assert lines[-1].startswith("* not measured in alternation")
+    assert len(lines) == 2 + 3 + 1
+
+
+def test_a_table_of_alternated_rows_has_no_mark():
+    text = format_table(_train_rows())
+    assert "*" not in text and "not measured in alternation" not in text
+
+
 def test_targets_report_met_missed_and_not_measured():
     rows = _train_rows()
 
@@ -144,7 +166,18 @@ def test_json_round_trip_keeps_rows_and_adds_ratios(tmp_path):
         assert field in first
     assert first["tokens_per_second"] == 4000.0 and first["gflops"] == 300.0
     assert first["ratios"] == {"keras_hub": 2.0, "pytorch": 4.0}
+    assert first["alone"] is False
     assert read_json(path) == rows
+
+
+def test_json_round_trip_keeps_a_row_measured_alone(tmp_path):
+    row = Row("train", "base", "pytorch", figures={"tokens_per_second": 1.0}, alone=True)
+    assert read_json(write_json([row], tmp_path / "rows.json")) == [row]
+
+
+def test_json_rows_written_before_the_alone_field_read_as_alternated():
+    data = {k: v for k, v in _valid_json().items() if k != "alone"}
+    assert Row.from_json(data).alone is False
 
 
 @pytest.mark.parametrize(
@@ -160,6 +193,7 @@ def test_json_round_trip_keeps_rows_and_adds_ratios(tmp_path):
         ("p50_ms", True),
         ("primary", "gflops"),
         ("anchors", [{"colour": "red"}]),
+        ("alone", "no"),
     ],
 )
 def test_schema_rejects_each_bad_field_by_name(field, value):

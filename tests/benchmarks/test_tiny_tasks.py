@@ -72,3 +72,13 @@ def test_seeds_flag_counts_from_zero_and_leaves_the_rest_to_the_runner():
 
 def test_the_keyword_classifier_smoke_run_reports_an_accuracy():
     assert 0.0 <= tiny_tasks.keyword_classifier(seed=0, quick=True) <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.tf_only
+def test_the_translator_and_lm_smoke_runs_train_through_the_recipes():
+    scores = tiny_tasks.copy_translator(seed=0, quick=True)
+    assert set(scores) == {"bleu", "chrf"}
+    assert all(0.0 <= value <= 100.0 for value in scores.values())
+    loss = tiny_tasks.animals_lm(seed=0, quick=True)
+    assert 0.0 < loss < 10.0  # Nats per character, from a 3-step model.

@@ -41,20 +41,26 @@ STEPS_PER_EPOCH = len(TEXTS) // BATCH_SIZE
 
 
 class PrintSteps(keras.callbacks.Callback):
-    """Prints the optimizer step after each step; after step `pause_at`, waits forever.
+    """Prints the optimizer step after each step; once step `pause_at` is done, waits.
 
-    Runs after the state backup of `fit_resumable` (its callbacks come first), so
-    the state of step `pause_at` is saved when the run starts waiting.
+    The wait comes at the start of the next step, after every callback of step
+    `pause_at` (the state backup of `fit_resumable` among them) has run, so the
+    state of that step is saved when the run starts waiting. A resumed run
+    starts after that step and never waits.
     """
 
     def __init__(self, pause_at=None):
         super().__init__()
         self.pause_at = pause_at
+        self.reached_pause = False
 
     def on_train_batch_end(self, batch, logs=None):
         iterations = int(self.model.optimizer.iterations)
         print(f"step {iterations}", flush=True)
-        while iterations == self.pause_at:
+        self.reached_pause = iterations == self.pause_at
+
+    def on_train_batch_begin(self, batch, logs=None):
+        while self.reached_pause:
             time.sleep(1)  # Until the test kills this process.
 
 

@@ -1,6 +1,10 @@
-"""`train classifier`, `classify`, `evaluate classifier` and the demo step, end to end."""
+"""`train classifier`, `classify`, `evaluate classifier` and the demo step, end to end.
 
-import argparse
+The recipe behind them (`recipes/classifier.py`) is tested here through the
+command line and through `train_classifier`.
+"""
+
+import dataclasses
 import io
 import re
 
@@ -12,10 +16,19 @@ from transformer_keras import cli
 from transformer_keras.commands import classifier as commands
 from transformer_keras.data.classification import from_texts
 from transformer_keras.data.generated_sentiment import LABEL_NAMES, generate_sentiment_examples
+from transformer_keras.export.client import load_client
+from transformer_keras.recipes import classifier as recipes
+from transformer_keras.recipes.demo import classifier_demo
+from transformer_keras.recipes.pipeline import RunOptions
 
 pytestmark = pytest.mark.tf_only
 
-FAST = ["--preset", "tiny", "--epochs", "2", "--vocabulary-size", "200"]
+FAST = ["--preset", "tiny", "--epochs", "2", "--vocabulary-size", "200", "--ensemble", "1"]
+FAST += ["--max-length", "32", "--conv-kernel-size", "0"]
+TINY = recipes.ClassifierRecipe(
+    preset="tiny", vocabulary_size=100, max_length=32, conv_kernel_size=0, ensemble=1
+)
+QUIET = RunOptions(verbose=0)
 
 
 def _write_tsv(path, num_examples, seed, label_as_name=True, header="review\tsentiment"):
@@ -129,7 +142,7 @@ def test_parser_lists_what_the_model_offers():
 def test_demo_with_a_data_file(tmp_path, capsys):
     data = _write_tsv(tmp_path / "reviews.tsv", 120, seed=3, header="sentence\tlabel")
     # Only this family's step (`transformer-keras demo` runs every family's).
-    commands.demo(argparse.Namespace(data=str(data), output_dir=str(tmp_path)))
+    classifier_demo(str(tmp_path), str(data))
     out = capsys.readouterr().out
     assert (tmp_path / "classifier-demo" / "saved_model.pb").is_file()
     predictions = [line for line in out.splitlines() if line.startswith("  ")]
@@ -139,13 +152,13 @@ def test_demo_with_a_data_file(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_interrupted_training_resumes(tmp_path):
-    """BackupAndRestore: a second run after a crash starts at the next epoch."""
+    """A second run after a crash starts at the epoch after the last one completed."""
     texts, labels = generate_sentiment_examples(64, seed=0)
     data = from_texts(texts, labels, LABEL_NAMES)
 
     class Crash(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
                 raise RuntimeError("simulated crash")
 
     class Epochs(keras.callbacks.Callback):
@@ -154,12 +167,17 @@ def test_interrupted_training_resumes(tmp_path):
         def on_epoch_begin(self, epoch, logs=None):
             self.seen.append(epoch)
 
-    settings = dict(preset="tiny", vocabulary_size=100, epochs=3, verbose=0)
+    recipe = dataclasses.replace(TINY, epochs=3, patience=None)
+    output = tmp_path / "model"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        commands.fit_classifier(data, None, tmp_path, callbacks=[Epochs(), Crash()], **settings)
-    assert Epochs.seen == [0, 1]
+        recipes.train_classifier(
+            data, None, output, recipe, RunOptions(verbose=0, callbacks=(Epochs(), Crash()))
+        )
+    assert Epochs.seen == [0, 1, 2]
     Epochs.seen = []
-    commands.fit_classifier(data, None, tmp_path, callbacks=[Epochs()], **settings)
+    recipes.train_classifier(
+        data, None, output, recipe, RunOptions(verbose=0, callbacks=(Epochs(),))
+    )
     assert Epochs.seen == [2]
 
 
@@ -169,7 +187,7 @@ def test_conv_kernel_size_reaches_the_exported_model(tmp_path):
     output = tmp_path / "conv"
     code = cli.main(
         ["train", "classifier", "--train", str(train), "--output", str(output),
-         "--conv-kernel-size", "3", *FAST, "--epochs", "1"]
+         *FAST, "--conv-kernel-size", "3", "--epochs", "1"]
     )  # fmt: skip
     assert code == 0
     model = keras.saving.load_model(f"{output}.keras")
@@ -184,7 +202,7 @@ def test_ensemble_trains_members_and_exports_their_average(tmp_path, capsys):
     output = tmp_path / "ensemble"
     code = cli.main(
         ["train", "classifier", "--train", str(train), "--output", str(output),
-         "--ensemble", "2", "--seed", "3", *FAST, "--epochs", "1"]
+         *FAST, "--ensemble", "2", "--seed", "3", "--epochs", "1"]
     )  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
@@ -194,29 +212,43 @@ def test_ensemble_trains_members_and_exports_their_average(tmp_path, capsys):
     assert isinstance(model, ClassifierEnsemble) and len(model.members) == 2
     first, second = (member.get_weights()[0] for member in model.members)
     assert not np.allclose(first, second)  # other seeds
-    served = commands.predict_texts(commands.load_classifier_signature(str(output))[0], ["ok"])
+    _, _, served = load_client(str(output), "classifier").classify(["ok"])
     _, _, probabilities = model.classify(["ok"])
-    np.testing.assert_allclose(served[2], probabilities, atol=1e-5)
-    # A run started again finds the members' final weights instead of training.
-    data = commands.load_labelled(str(train))
-    again = commands.fit_classifier(
-        data, None, f"{output}.training", preset="tiny", vocabulary_size=200, epochs=1,
-        seed=3, ensemble_size=2, verbose=0,
-    )  # fmt: skip
-    assert capsys.readouterr().out.count("trained weights found") == 2
-    np.testing.assert_allclose(
-        again.members[1].get_weights()[0], model.members[1].get_weights()[0]
+    np.testing.assert_allclose(served, probabilities, atol=1e-5)
+
+
+@pytest.mark.slow  # trains two models
+def test_an_ensemble_killed_during_export_keeps_its_trained_members(
+    tmp_path, capsys, monkeypatch
+):
+    """A run started again finds the members' final weights instead of training."""
+    texts, labels = generate_sentiment_examples(64, seed=0)
+    data = from_texts(texts, labels, LABEL_NAMES)
+    recipe = dataclasses.replace(TINY, epochs=1, ensemble=2)
+    output = tmp_path / "ensemble"
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(recipes, "export_run", crash)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            recipes.train_classifier(data, None, output, recipe, RunOptions(seed=3, verbose=0))
+    trained = recipes.train_classifier(
+        data, None, output, recipe, RunOptions(seed=3, verbose=0)
     )
+    assert capsys.readouterr().out.count("trained weights found") == 2
+    model = keras.saving.load_model(f"{output}.keras")
+    for member, saved in zip(trained.model.members, model.members):
+        np.testing.assert_array_equal(member.get_weights()[0], saved.get_weights()[0])
 
 
 @pytest.mark.slow  # trains a model
 def test_weight_averaging_leaves_the_average_in_the_model(tmp_path):
     texts, labels = generate_sentiment_examples(64, seed=0)
     data = from_texts(texts, labels, LABEL_NAMES)
-    model = commands.fit_classifier(
-        data, data, tmp_path, preset="tiny", vocabulary_size=100, epochs=2, verbose=0,
-        ema_momentum=0.5, patience=None,
-    )  # fmt: skip
+    recipe = dataclasses.replace(TINY, epochs=2, ema_momentum=0.5, patience=None)
+    model = recipes.train_classifier(data, data, tmp_path / "model", recipe, QUIET).model
     averages = model.optimizer._model_variables_moving_average
     for variable, average in zip(model.trainable_variables, averages):
         np.testing.assert_allclose(variable.numpy(), average.numpy(), atol=1e-6)
@@ -233,6 +265,7 @@ def test_pretrain_text_pretrains_the_encoder_and_shares_the_tokenizer(tmp_path):
     code = cli.main(
         ["train", "classifier", "--train", str(train), "--output", str(output),
          "--preset", "tiny", "--epochs", "1", "--vocabulary-size", "200", "--max-length", "16",
+         "--ensemble", "1",
          "--pretrain-text", str(unlabelled), "--pretrain-epochs", "1",
          "--pretrain-batch-size", "16"]
     )  # fmt: skip
@@ -256,9 +289,18 @@ def test_fit_classifier_fine_tunes_the_pretrained_backbone(tmp_path, monkeypatch
 
     texts, labels = generate_sentiment_examples(32, seed=0)
     data = from_texts(texts, labels, LABEL_NAMES)
-    pretrained = commands.pretrain_encoder(
-        data, ["an unlabelled text"], tmp_path / "pretrained", preset="tiny",
-        vocabulary_size=100, epochs=1, batch_size=16, verbose=0, max_sequence_length=16,
+    from transformer_keras.recipes.masked_lm import pretrain_encoder
+
+    texts_to_pretrain = [*data.texts_and_labels()[0], "an unlabelled text"]
+    recipe = dataclasses.replace(TINY, max_length=16, batch_size=8, epochs=1)
+    pretrain_recipe = dataclasses.replace(
+        recipe.pretrain, preset="tiny", vocabulary_size=100, epochs=1, batch_size=16
+    )
+    recipe = dataclasses.replace(recipe, pretrain=pretrain_recipe)
+    output = tmp_path / "model"
+    pretrained = pretrain_encoder(
+        texts_to_pretrain, tmp_path / "model.training" / "pretrained", pretrain_recipe, QUIET,
+        model_arguments=recipe.model_arguments(),
     )  # fmt: skip
     started = {}
 
@@ -266,10 +308,9 @@ def test_fit_classifier_fine_tunes_the_pretrained_backbone(tmp_path, monkeypatch
         started["weights"] = [weight.numpy().copy() for weight in model.backbone.weights]
 
     monkeypatch.setattr(resumable_fit, "fit_resumable", record)
-    model = commands.fit_classifier(
-        data, None, tmp_path, preset="tiny", vocabulary_size=100, epochs=1, batch_size=8,
-        verbose=0, max_sequence_length=16, pretrain_texts=["an unlabelled text"],
-    )  # fmt: skip
+    model = recipes.train_classifier(
+        data, data, output, recipe, QUIET, pretrain=["an unlabelled text"]
+    ).model
     assert isinstance(model, TransformerClassifier)
     assert len(started["weights"]) == len(pretrained.backbone.weights)
     for weight, original in zip(started["weights"], pretrained.backbone.weights):

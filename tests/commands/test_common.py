@@ -1,4 +1,7 @@
-"""Options every `train` command shares: --strategy, --seed, --deterministic, --save-every."""
+"""Options every `train` command shares: --strategy, --seed, --deterministic, --save-every.
+
+They become the recipes' `RunOptions` (`transformer_keras.recipes.pipeline`).
+"""
 
 import argparse
 
@@ -7,15 +10,14 @@ import pytest
 import tensorflow as tf
 
 from transformer_keras import cli
-from transformer_keras.commands.common import (
-    STRATEGIES,
-    add_training_arguments,
+from transformer_keras.commands.common import STRATEGIES, add_run_arguments, run_options
+from transformer_keras.data.generated_sentiment import LABEL_NAMES, generate_sentiment_examples
+from transformer_keras.recipes.pipeline import (
+    RunOptions,
     check_global_batch_size,
-    save_frequency,
-    start_training,
+    start_run,
     strategy_scope,
 )
-from transformer_keras.data.generated_sentiment import LABEL_NAMES, generate_sentiment_examples
 from transformer_keras.training.reproducibility import set_seed
 
 pytestmark = pytest.mark.tf_only
@@ -29,7 +31,7 @@ FAMILIES = {
 
 def _parser():
     parser = argparse.ArgumentParser()
-    add_training_arguments(parser)
+    add_run_arguments(parser)
     return parser
 
 
@@ -41,7 +43,8 @@ def test_defaults_are_one_device_seed_0_and_epoch_saves():
         False,
         None,
     )
-    assert save_frequency(args) == "epoch"
+    assert run_options(args) == RunOptions()
+    assert RunOptions().save_freq == "epoch"
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -55,7 +58,10 @@ def test_every_train_command_takes_the_options(family):
         True,
         50,
     )
-    assert save_frequency(args) == 50
+    assert run_options(args) == RunOptions(
+        seed=7, deterministic=True, strategy="mirrored", save_every=50
+    )
+    assert run_options(args).save_freq == 50
     with pytest.raises(SystemExit):  # argparse: not one of the choices.
         cli.build_parser().parse_args(argv + ["--strategy", "gpu"])
 
@@ -69,8 +75,8 @@ def test_an_unavailable_strategy_is_a_one_line_error(family, capsys, monkeypatch
     assert err.startswith("transformer-keras: error: No TPU found") and err.count("\n") == 1
 
 
-def test_start_training_seeds_and_returns_the_strategy():
-    strategy = start_training(_parser().parse_args(["--seed", "5"]))
+def test_start_run_seeds_and_returns_the_strategy():
+    strategy = start_run(run_options(_parser().parse_args(["--seed", "5"])))
     drawn = np.random.rand()
     set_seed(5)
     assert drawn == np.random.rand()
@@ -84,17 +90,20 @@ def test_start_training_seeds_and_returns_the_strategy():
 @pytest.mark.parametrize("value", [0, -5])
 def test_save_every_must_be_positive(value):
     with pytest.raises(ValueError, match=f"Received: save_every={value}"):
-        save_frequency(_parser().parse_args(["--save-every", str(value)]))
+        run_options(_parser().parse_args(["--save-every", str(value)]))
 
 
 def test_any_batch_size_splits_over_one_replica():
-    check_global_batch_size(7, tf.distribute.get_strategy())
+    check_global_batch_size("batch_size", 7, tf.distribute.get_strategy())
+    with pytest.raises(ValueError, match="Received: batch_size=0"):
+        check_global_batch_size("batch_size", 0, tf.distribute.get_strategy())
 
 
 def test_strategy_choices_are_the_library_names():
+    from transformer_keras.recipes.pipeline import STRATEGIES as RECIPE_NAMES
     from transformer_keras.training.distribute import STRATEGIES as LIBRARY_NAMES
 
-    assert STRATEGIES == LIBRARY_NAMES
+    assert STRATEGIES == LIBRARY_NAMES == RECIPE_NAMES
 
 
 @pytest.mark.slow
@@ -107,6 +116,7 @@ def test_train_classifier_runs_under_mirrored_and_exports(tmp_path):
     argv = ["train", "classifier", "--train", str(tmp_path / "train.tsv"), "--output"]
     argv += [str(output), "--preset", "tiny", "--epochs", "1", "--vocabulary-size", "100"]
     argv += ["--batch-size", "8", "--strategy", "mirrored", "--save-every", "2", "--seed", "3"]
+    argv += ["--ensemble", "1"]
     assert cli.main(argv) == 0
     assert (output / "saved_model.pb").is_file()
     # The run finished, so its training state is gone: the same command starts anew.

@@ -11,6 +11,8 @@ import pytest
 from transformer_keras import cli
 from transformer_keras.commands import language_model as commands
 from transformer_keras.export import keras_file_path
+from transformer_keras.recipes.demo import language_model_demo
+from transformer_keras.recipes.language_model import LanguageModelRecipe
 
 pytestmark = pytest.mark.tf_only
 
@@ -60,16 +62,18 @@ def test_train_exports_saved_model_and_keras_file(trained):
 
 
 @pytest.mark.slow
-def test_a_bfloat16_export_holds_bfloat16_weights_and_generates(tmp_path, capsys):
+def test_a_bfloat16_export_without_xla_holds_bfloat16_weights_and_generates(tmp_path, capsys):
     (tmp_path / "train.txt").write_text(tiny_corpus(100), encoding="utf-8")
     output = tmp_path / "animals-bf16"
     code, out, _ = _run(
         ["train", "lm", "--train", tmp_path / "train.txt", "--max-steps", "5",
-         "--export-dtype", "bfloat16", "--output", output, *FAST], capsys
+         "--export-dtype", "bfloat16", "--export-without-xla", "--output", output, *FAST],
+        capsys,
     )  # fmt: skip
     assert code == 0, out
     model = keras.saving.load_model(keras_file_path(output))
     assert {weight.dtype for weight in model.weights} == {"bfloat16"}
+    assert b"_XlaMustCompile" not in (output / "saved_model.pb").read_bytes()
     code, out, _ = _run(["generate", output, "the ", "--max-new-tokens", "8"], capsys)
     assert code == 0 and out.strip()
 
@@ -135,7 +139,7 @@ def _mean_next_token_loss(output, text):
         (["train", "lm", "--train", "{tmp}/short.txt", "--output", "{tmp}/m", *FAST],
          "needs more than the context"),
         (["train", "lm", "--train", "{tmp}/short.txt", "--max-steps", "0",
-          "--output", "{tmp}/m"], "max-steps=0"),
+          "--output", "{tmp}/m"], "max_steps=0"),
         (["generate", "{tmp}/absent_model", "hi"], "No SavedModel"),
         (["generate", "{model}", "hi", "--max-new-tokens", "0"], "max_new_tokens=0"),
         (["generate", "{model}", "hi", "--temperature", "-1"], "temperature=-1"),
@@ -168,10 +172,14 @@ def test_a_classifier_folder_is_not_a_language_model(tmp_path, capsys):
 
 
 def test_the_budget_turns_steps_into_equal_epochs():
-    assert commands.training_budget(10_000, 64, 12, max_steps=2000) == (250, 8, True)
-    assert commands.training_budget(10_000, 64, 12, max_steps=30) == (30, 1, True)
-    assert commands.training_budget(10_000, 64, 12, max_steps=1001) == (201, 5, True)
-    assert commands.training_budget(6401, 64, 12, epochs=3) == (9, 3, False)  # 100 windows
+    def budget(num_ids, context, batch_size, **steps_or_epochs):
+        recipe = LanguageModelRecipe(batch_size=batch_size, **steps_or_epochs)
+        return recipe.budget(num_ids, context)
+
+    assert budget(10_000, 64, 12, max_steps=2000) == (250, 8, True)
+    assert budget(10_000, 64, 12, max_steps=30) == (30, 1, True)
+    assert budget(10_000, 64, 12, max_steps=1001) == (201, 5, True)
+    assert budget(6401, 64, 12, epochs=3, max_steps=None) == (9, 3, False)  # 100 windows
 
 
 def test_parser_lists_what_the_model_offers():
@@ -184,8 +192,7 @@ def test_demo_with_a_data_file_in_fast_mode(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TRANSFORMER_KERAS_FAST", "1")
     data = tmp_path / "story.txt"
     data.write_text(tiny_corpus(150), encoding="utf-8")
-    demo = dict(commands.register.__globals__)["demo"]
-    code = demo(type("Args", (), {"data": str(data), "output_dir": str(tmp_path)})())
+    code = language_model_demo(str(tmp_path), str(data))
     out = capsys.readouterr().out
     assert code is None
     assert (tmp_path / "lm-demo" / "saved_model.pb").is_file()

@@ -9,6 +9,7 @@ import sacrebleu
 
 from transformer_keras import cli
 from transformer_keras.commands import translator
+from transformer_keras.export.client import load_client
 from transformer_keras.models.seq2seq import Transformer
 
 WORDS = ("ka", "lo", "mi", "nu", "pe", "ri", "so", "tu")
@@ -78,8 +79,8 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def served(trained):
     """The exported `translate` signature, loaded once: `served(texts, beam_size)`."""
-    signature = translator.load_translate_signature(str(trained[1]))
-    return lambda texts, beam_size: translator.translate_texts(signature, texts, beam_size)
+    client = load_client(str(trained[1]), "translator")
+    return lambda texts, beam_size: client.translate(texts, beam_size)
 
 
 @pytest.mark.slow

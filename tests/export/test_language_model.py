@@ -203,3 +203,16 @@ def test_a_bfloat16_copy_exports_and_generates_what_it_generates_in_keras(model,
     assert call(generate, PROMPTS, **GREEDY) == keras_generate(fast, PROMPTS, **GREEDY)
     sampled = {**GREEDY, "temperature": 0.8, "seed": 4}
     assert call(generate, PROMPTS, **sampled) == keras_generate(fast, PROMPTS, **sampled)
+
+
+def _compiled_with_xla(path):
+    """Whether a function of the SavedModel at `path` must be compiled with XLA."""
+    return b"_XlaMustCompile" in (path / "saved_model.pb").read_bytes()
+
+
+@pytest.mark.slow
+def test_an_export_without_xla_generates_the_same_greedy_text(model, exported, tmp_path):
+    plain = export_language_model(model, tmp_path / "lm", keras_file=False, jit_compile=False)
+    assert _compiled_with_xla(exported) and not _compiled_with_xla(plain)
+    generate = load_saved_model(plain).signatures["generate"]
+    assert call(generate, PROMPTS, **GREEDY) == keras_generate(model, PROMPTS, **GREEDY)

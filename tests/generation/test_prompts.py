@@ -1,4 +1,7 @@
-"""Tests of `generation/prompts.py`: generate's argument checks and prompt batching."""
+"""Tests of `generation/prompts.py`: generate's argument checks and prompt batching.
+
+The ragged batches are TensorFlow's (`tf_only`); the checks run on any backend.
+"""
 
 import numpy as np
 import pytest
@@ -7,10 +10,9 @@ from transformer_keras.generation.prompts import (
     MAX_NEW_TOKENS,
     batch_prompts,
     check_max_new_tokens,
+    check_prompts,
     resolve_seed,
 )
-
-pytestmark = pytest.mark.tf_only
 
 
 def fake_tokenize(texts):
@@ -19,6 +21,7 @@ def fake_tokenize(texts):
     return tf.strings.unicode_decode(texts, "UTF-8")  # code points as ids
 
 
+@pytest.mark.tf_only
 def test_single_prompts_and_batches():
     assert batch_prompts([5, 6], 10)[:2] == (True, False)
     assert batch_prompts(np.array([[5, 6], [7, 8]]), 10)[2].to_list() == [[5, 6], [7, 8]]
@@ -29,25 +32,44 @@ def test_single_prompts_and_batches():
     assert ids.row_splits.dtype == "int64"
 
 
+@pytest.mark.tf_only
 def test_an_empty_list_is_one_empty_prompt():
     single, _, ids = batch_prompts([], 10, fake_tokenize)
     assert single and ids.to_list() == [[]]
 
 
-@pytest.mark.parametrize(
-    "prompts, message",
-    [
-        ([[5, 10]], "token ids in \\[0, 10\\)"),
-        ([[True]], "not a mix"),
-        ([["a"], [5]], "not a mix"),
-        (5, "must be a string"),
-        ("text", "need a model with a tokenizer"),
-        ([[]], "start token"),
-    ],
-)
+BAD_PROMPTS = [
+    ([[5, 10]], "token ids in \\[0, 10\\)"),
+    ([[True]], "not a mix"),
+    ([["a"], [5]], "not a mix"),
+    (5, "must be a string"),
+    ("text", "need a model with a tokenizer"),
+    ([[]], "start token"),
+]
+
+
+@pytest.mark.parametrize("prompts, message", BAD_PROMPTS)
 def test_bad_prompts_name_the_argument(prompts, message):
     with pytest.raises(ValueError, match=f"{message}.*Received: prompts="):
+        check_prompts(prompts, 10, has_tokenizer=False)
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize("prompts, message", BAD_PROMPTS)
+def test_ragged_batches_name_bad_prompts_too(prompts, message):
+    with pytest.raises(ValueError, match=f"{message}.*Received: prompts="):
         batch_prompts(prompts, 10)
+
+
+def test_checked_prompts_are_lists_of_ids_or_utf8_bytes():
+    ids = np.array([[5, 6], [7, 8]])
+    assert check_prompts(ids, 10, False) == (False, False, [[5, 6], [7, 8]])
+    assert check_prompts([], 10, True) == (True, False, [[]])
+    assert check_prompts(["a", b"b", "\u00e9"], 10, True) == (
+        False,
+        True,
+        [b"a", b"b", "\u00e9".encode()],
+    )
 
 
 def test_max_new_tokens_and_seed():
@@ -62,6 +84,7 @@ def test_max_new_tokens_and_seed():
         resolve_seed("1")
 
 
+@pytest.mark.tf_only  # `batch_prompts`' example builds a ragged tensor
 def test_docstring_examples_run():
     import doctest
     import importlib

@@ -1,8 +1,13 @@
-"""Tests of `generation/sampling.py`: greedy, temperature, top-k, top-p."""
+"""Tests of `generation/sampling.py`: greedy, temperature, top-k, top-p.
 
+On the current backend (TensorFlow or JAX); tracing and in-graph assertions
+are TensorFlow's (`tf_only`).
+"""
+
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from transformer_keras.generation.sampling import (
     assert_sampling_settings,
@@ -11,22 +16,24 @@ from transformer_keras.generation.sampling import (
     sample,
 )
 
-pytestmark = pytest.mark.tf_only
-
 # Probabilities 0.5, 0.25, 0.15, 0.1 at ids 2, 0, 3, 1.
 PROBABILITIES = np.array([0.25, 0.1, 0.5, 0.15])
-LOGITS = tf.constant(np.log(PROBABILITIES)[None], tf.float32)  # (1, V)
+LOGITS = np.log(PROBABILITIES)[None].astype("float32")  # (1, V)
+
+
+def numpy(tensor):
+    return ops.convert_to_numpy(tensor)
 
 
 def draws(logits, temperature=1.0, top_k=0, top_p=1.0, count=400):
     """`count` independent samples from the `(1, V)` logits (one row each)."""
-    rows = tf.tile(logits, [count, 1])  # (count, V)
-    return sample(rows, temperature, top_k, top_p, seed=[7, 0]).numpy()
+    rows = np.tile(logits, [count, 1])  # (count, V)
+    return numpy(sample(rows, temperature, top_k, top_p, seed=[7, 0]))
 
 
 def test_temperature_zero_is_greedy():
-    logits = tf.constant([[0.0, 3.0, 1.0], [5.0, -1.0, 4.9]])
-    assert sample(logits, 0.0, 0, 1.0, seed=[0, 0]).numpy().tolist() == [1, 0]
+    logits = np.array([[0.0, 3.0, 1.0], [5.0, -1.0, 4.9]], "float32")
+    assert numpy(sample(logits, 0.0, 0, 1.0, seed=[0, 0])).tolist() == [1, 0]
 
 
 def test_top_k_one_is_greedy_at_any_temperature():
@@ -62,37 +69,40 @@ def test_temperature_sharpens_and_flattens():
 
 
 def test_same_seed_same_draw_and_other_seeds_differ():
-    logits = tf.zeros([8, 50])
-    first = sample(logits, 1.0, 0, 1.0, seed=[3, 4]).numpy()
-    again = sample(logits, 1.0, 0, 1.0, seed=[3, 4]).numpy()
-    other = sample(logits, 1.0, 0, 1.0, seed=[3, 5]).numpy()
+    logits = np.zeros([8, 50], "float32")
+    first = numpy(sample(logits, 1.0, 0, 1.0, seed=[3, 4]))
+    again = numpy(sample(logits, 1.0, 0, 1.0, seed=[3, 4]))
+    other = numpy(sample(logits, 1.0, 0, 1.0, seed=[3, 5]))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
 
 def test_tiny_temperature_and_huge_logits_stay_finite():
-    logits = tf.constant([[1e30, -1e30, 0.0, 3e38]])
-    assert int(sample(logits, 1e-30, 0, 1.0, seed=[0, 0])[0]) == 3
-    assert int(sample(logits, 1e-30, 2, 0.5, seed=[0, 1])[0]) == 3
+    logits = np.array([[1e30, -1e30, 0.0, 3e38]], "float32")
+    assert int(numpy(sample(logits, 1e-30, 0, 1.0, seed=[0, 0]))[0]) == 3
+    assert int(numpy(sample(logits, 1e-30, 2, 0.5, seed=[0, 1]))[0]) == 3
 
 
 def test_top_p_one_keeps_tokens_whose_mass_rounds_away():
     # The tail tokens have probability ~1e-30: the cumulative mass reaches 1.0
     # in float32 before them, yet top_p=1 ("off") must keep them finite.
-    logits = tf.constant([[0.0, -69.0, -69.0]])
-    filtered = filter_logits(logits, top_k=0, top_p=1.0).numpy()
+    logits = np.array([[0.0, -69.0, -69.0]], "float32")
+    filtered = numpy(filter_logits(logits, top_k=0, top_p=1.0))
     assert np.isfinite(filtered).all()
 
 
 def test_filter_logits_keeps_ties_and_marks_the_rest_minus_inf():
-    logits = tf.constant([[1.0, 2.0, 2.0, 0.0]])
+    logits = np.array([[1.0, 2.0, 2.0, 0.0]], "float32")
     np.testing.assert_array_equal(
-        filter_logits(logits, top_k=1, top_p=1.0).numpy(),
+        numpy(filter_logits(logits, top_k=1, top_p=1.0)),
         [[-np.inf, 2.0, 2.0, -np.inf]],
     )
 
 
+@pytest.mark.tf_only
 def test_settings_as_tensors_do_not_retrace():
+    import tensorflow as tf
+
     traced = tf.function(
         lambda logits, t, k, p, s: sample(logits, t, k, p, tf.stack([s, 0])),
         input_signature=[
@@ -143,7 +153,10 @@ def test_good_settings_pass():
         ((1.0, 0, 2.0), "top_p"),
     ],
 )
+@pytest.mark.tf_only
 def test_in_graph_assertions_reject_bad_settings(settings, message):
+    import tensorflow as tf
+
     temperature, top_k, top_p = settings
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         assert_sampling_settings(
@@ -151,6 +164,26 @@ def test_in_graph_assertions_reject_bad_settings(settings, message):
             tf.constant(top_k, tf.int32),
             tf.constant(top_p, tf.float32),
         )
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="jax.jit of the sampler")
+def test_under_jax_jit_one_program_serves_every_setting():
+    import jax
+
+    traces = []
+
+    @jax.jit
+    def traced(logits, temperature, top_k, top_p, seed):
+        traces.append(1)  # runs once per trace
+        return sample(logits, temperature, top_k, top_p, ops.stack([seed, 0]))
+
+    logits = np.zeros([2, 10], "float32")
+    for temperature, top_k, top_p in [(0.0, 0, 1.0), (0.7, 5, 1.0), (1.3, 0, 0.9)]:
+        tokens = traced(
+            logits, np.float32(temperature), np.int32(top_k), np.float32(top_p), np.int32(1)
+        )
+        assert np.asarray(tokens).shape == (2,)
+    assert len(traces) == 1
 
 
 def test_docstring_examples_run():

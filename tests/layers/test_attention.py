@@ -50,13 +50,34 @@ def test_self_attention_harness(rng, tmp_path):
     )
 
 
-def test_grouped_query_rotary_attention_with_scores_harness(rng, tmp_path):
+@pytest.mark.parametrize(
+    "method, expected_output_shape, mixed_output_dtype",
+    [("call", (B, T, D), None), ("attention_scores", (B, 4, T, T), "float32")],
+)
+def test_grouped_query_rotary_attention_with_scores_harness(
+    method, expected_output_shape, mixed_output_dtype, rng, tmp_path
+):
     run_layer_test(
         MultiHeadAttention,
         {"num_heads": 4, "key_dim": H, "num_key_value_heads": 2, "use_rotary": True},
         _inputs(rng, B, T, D),
-        call_kwargs={"return_attention_scores": True, "use_causal_mask": True},
-        expected_output_shape=((B, T, D), (B, 4, T, T)),
+        call_kwargs={"use_causal_mask": True},
+        expected_output_shape=expected_output_shape,
+        method=method,
+        mixed_output_dtype=mixed_output_dtype,
+        tmp_path=tmp_path,
+    )
+
+
+def test_cached_self_attention_step_harness(rng, tmp_path):
+    run_layer_test(
+        MultiHeadAttention,
+        {"num_heads": 4, "key_dim": H, "num_key_value_heads": 2, "use_rotary": True},
+        _inputs(rng, B, 1, D),
+        call_kwargs={"cache": np.zeros((B, 2, 2, T, H), "float32"), "cache_update_index": 2},
+        expected_output_shape=((B, 1, D), (B, 2, 2, T, H)),
+        method="call_with_cache",
+        run_training=False,  # a decoding step, not a training graph
         tmp_path=tmp_path,
     )
 
@@ -134,9 +155,7 @@ def test_key_marked_false_gets_zero_probability_and_true_keys_share_all_of_it(rn
     query, value = _inputs(rng, B, T, D), _inputs(rng, B, S, D)
     layer = _built_attention(rng, query, value)
     value_padding_mask = np.array([[1, 1, 0, 1, 0, 0], [1, 1, 1, 1, 1, 0]], bool)
-    _, scores = layer(
-        query, value, value_padding_mask=value_padding_mask, return_attention_scores=True
-    )
+    scores = layer.attention_scores(query, value, value_padding_mask=value_padding_mask)
     scores = np.asarray(scores)  # (B, N, T, S)
     keys_of_scores = np.broadcast_to(value_padding_mask[:, None, None, :], scores.shape)
     assert (scores[~keys_of_scores] == 0.0).all()
@@ -170,12 +189,7 @@ def test_scores_rows_sum_to_one_with_every_mask_source(rng):
     query = _inputs(rng, B, T, D)
     layer = _built_attention(rng, query, num_heads=4, num_key_value_heads=2)
     padding = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
-    _, scores = layer(
-        query,
-        query_padding_mask=padding,
-        use_causal_mask=True,
-        return_attention_scores=True,
-    )
+    scores = layer.attention_scores(query, query_padding_mask=padding, use_causal_mask=True)
     scores = np.asarray(scores)
     assert scores.shape == (B, 4, T, T)
     np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-6)
@@ -196,7 +210,10 @@ def test_fused_path_equals_explicit_path(use_rotary, rng):
         "use_causal_mask": True,
     }
     fused = layer(query, value, **kwargs)
-    explicit, _ = layer(query, value, return_attention_scores=True, **kwargs)
+    # The explicit path: the float32 probabilities applied to the value heads.
+    scores = np.asarray(layer.attention_scores(query, value, **kwargs))  # (B, N, T, S)
+    value_heads = np.repeat(np.asarray(layer.value_dense(value)), 2, axis=2)  # (B, S, N, H)
+    explicit = layer.output_dense(np.einsum("bnts,bsnh->btnh", scores, value_heads))
     np.testing.assert_allclose(fused, explicit, atol=1e-6)
 
 
@@ -225,9 +242,8 @@ def test_grouped_query_shapes_of_weights_scores_and_cache(rng):
     query = _inputs(rng, B, T, D)
     layer = _attention(num_heads=4, num_key_value_heads=2)
     cache = np.zeros((B, 2, 2, T, H), "float32")  # (B, 2, K, S_max, H)
-    outputs, scores, new_cache = layer(
-        query, cache=cache, cache_update_index=0, return_attention_scores=True
-    )
+    outputs, new_cache = layer.call_with_cache(query, cache, cache_update_index=0)
+    scores = layer.attention_scores(query)
     assert tuple(layer.query_dense.kernel.shape) == (D, 4, H)
     assert tuple(layer.key_dense.kernel.shape) == (D, 2, H)
     assert tuple(layer.value_dense.kernel.shape) == (D, 2, H)
@@ -247,9 +263,9 @@ def _decode(layer, query, chunks, num_key_value_heads):
     cache = ops.zeros((batch, 2, num_key_value_heads, length, H))  # (B, 2, K, S_max, H)
     outputs, start = [], 0
     for size in chunks:
-        step_outputs, cache = layer(
+        step_outputs, cache = layer.call_with_cache(
             query[:, start : start + size],
-            cache=cache,
+            cache,
             cache_update_index=ops.convert_to_tensor(start, "int32"),
             use_causal_mask=True,
         )
@@ -283,7 +299,7 @@ def test_fused_decoding_projection_equals_the_three_projections(
     layer = _built_attention(
         rng, query, use_bias=use_bias, num_key_value_heads=num_key_value_heads
     )
-    assert layer._can_fuse(query, query, query)
+    assert layer._can_fuse()
     fused = layer._fused_projection(query)
     separate = (layer.query_dense(query), layer.key_dense(query), layer.value_dense(query))
     for fused_heads, heads in zip(fused, separate, strict=True):
@@ -298,7 +314,7 @@ def test_decoding_with_a_lora_projection_uses_the_layer_itself(rng):
     layer.key_dense.enable_lora(rank=2)
     lora_b = layer.key_dense.lora_kernel_b  # zeros: make the update count
     lora_b.assign(rng.normal(size=tuple(lora_b.shape)).astype("float32"))
-    assert not layer._can_fuse(query, query, query)
+    assert not layer._can_fuse()
     full = np.asarray(layer(query, use_causal_mask=True))
     np.testing.assert_allclose(_decode(layer, query, [1] * T, N), full, atol=1e-5)
 
@@ -309,10 +325,10 @@ def test_static_cache_equals_attending_to_the_value(rng):
     mask = np.array([[1] * 4 + [0] * 2, [1] * 6], bool)
     cache = ops.stack([layer.key_dense(value), layer.value_dense(value)], axis=1)
     cache = ops.transpose(cache, (0, 1, 3, 2, 4))  # (B, 2, K, S, H)
+    np.testing.assert_array_equal(layer.compute_static_cache(value), cache)
     expected = layer(query, value, value_padding_mask=mask)
-    outputs, returned_cache = layer(query, cache=cache, value_padding_mask=mask)
+    outputs = layer.call_with_static_cache(query, cache, value_padding_mask=mask)
     np.testing.assert_allclose(outputs, expected, atol=1e-6)
-    np.testing.assert_array_equal(returned_cache, cache)
 
 
 # ------------------------------------------------------------------ causality
@@ -359,10 +375,18 @@ def test_mixed_float16_keeps_scores_in_float32_and_masks_exact(rng):
         layer(query)
     layer.set_weights(reference.get_weights())
     padding = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
-    outputs, scores = layer(query, value_padding_mask=padding, return_attention_scores=True)
+    scores = layer.attention_scores(query, value_padding_mask=padding)
     assert keras.backend.standardize_dtype(scores.dtype) == "float32"
     assert (np.asarray(scores)[0, :, :, 3:] == 0).all()
     expected = reference(query, value_padding_mask=padding)
+    # The explicit path (a cache covering the T positions, written at 0).
+    outputs, _ = layer.call_with_cache(
+        query,
+        np.zeros((B, 2, N, T, H), "float16"),
+        cache_update_index=0,
+        value_padding_mask=padding,
+        use_causal_mask=False,
+    )
     np.testing.assert_allclose(np.asarray(outputs, "float32"), expected, atol=2e-2)
     fused = layer(query, value_padding_mask=padding)
     np.testing.assert_allclose(np.asarray(fused, "float32"), expected, atol=2e-2)
@@ -426,13 +450,42 @@ def test_attention_block_bad_arguments_are_clear_errors(kwargs, message):
             },
             r"`value_padding_mask`.*Received: value_padding_mask.shape=\(2, 5\)",
         ),
+        (
+            {
+                "cache": np.zeros((B, 2, N, 7, H), "float32"),
+                "cache_update_index": 0,
+                "value_padding_mask": np.ones((B, T), bool),
+            },
+            r"`value_padding_mask`.*Received: value_padding_mask.shape=\(2, 5\)",
+        ),
     ],
-    ids=["query-length", "value-length", "attention-mask", "rank", "cache-length"],
+    ids=[
+        "query-length",
+        "value-length",
+        "attention-mask",
+        "rank",
+        "static-cache-length",
+        "cache-length",
+    ],
 )
 def test_masks_that_do_not_fit_the_inputs_are_clear_errors(kwargs, message):
     layer = _attention()
+    method = layer
+    if "cache_update_index" in kwargs:
+        method = layer.call_with_cache
+    elif "cache" in kwargs:
+        method = layer.call_with_static_cache
     with pytest.raises(ValueError, match=message):
-        layer(np.ones((B, T, D), "float32"), **kwargs)
+        method(np.ones((B, T, D), "float32"), **kwargs)
+
+
+def test_cached_self_attention_needs_an_index(rng):
+    with pytest.raises(
+        ValueError, match=r"cache_update_index.*Received: cache_update_index=None"
+    ):
+        _attention().call_with_cache(
+            _inputs(rng, B, 1, D), np.zeros((B, 2, N, T, H), "float32"), None
+        )
 
 
 @pytest.mark.parametrize(

@@ -110,10 +110,8 @@ def test_cache_prefill_and_decoding_equal_dense(rng):
 
     def prefill_then_step(layer):
         cache = ops.zeros((B, 2, N, 8, H))  # (B, 2, K, S_max, H)
-        prefill, cache = layer(
-            x[:, :6], cache=cache, cache_update_index=0, use_causal_mask=True
-        )
-        step, _ = layer(x[:, 6:7], cache=cache, cache_update_index=6, use_causal_mask=True)
+        prefill, cache = layer.call_with_cache(x[:, :6], cache, cache_update_index=0)
+        step, _ = layer.call_with_cache(x[:, 6:7], cache, cache_update_index=6)
         return ops.convert_to_numpy(ops.concatenate([prefill, step], axis=1))  # (B, 7, D)
 
     np.testing.assert_allclose(prefill_then_step(chunked), prefill_then_step(dense), atol=1e-5)
@@ -121,15 +119,19 @@ def test_cache_prefill_and_decoding_equal_dense(rng):
 
 def test_scores_and_attention_dropout_use_the_dense_path(rng):
     x = rng.normal(size=(B, T, 8)).astype("float32")
-    dense, chunked = _layer_pair()
+    dense, chunked = _layer_pair(dropout=0.5, seed=7)
     _copy_weights(dense, chunked, x)
-    output, scores = chunked(x, use_causal_mask=True, return_attention_scores=True)
-    expected_output, expected_scores = dense(
-        x, use_causal_mask=True, return_attention_scores=True
-    )
+    scores = chunked.attention_scores(x, use_causal_mask=True)
+    expected_scores = dense.attention_scores(x, use_causal_mask=True)
     assert scores.shape == (B, N, T, T)
     np.testing.assert_allclose(ops.convert_to_numpy(scores), expected_scores, atol=1e-6)
+    # Attention dropout takes the explicit path in both layers: with the same
+    # seed, the same probabilities are dropped.
+    output = chunked(x, use_causal_mask=True, training=True)
+    expected_output = dense(x, use_causal_mask=True, training=True)
     np.testing.assert_allclose(ops.convert_to_numpy(output), expected_output, atol=1e-5)
+    inference = ops.convert_to_numpy(chunked(x, use_causal_mask=True))
+    assert np.abs(ops.convert_to_numpy(output) - inference).max() > 1e-3  # dropout acted
 
 
 def test_one_training_step_gives_the_same_weights_as_dense(rng):

@@ -51,13 +51,23 @@ def test_decoder_layer_with_cross_attention_harness(rng, tmp_path):
     )
 
 
-def test_decoder_only_layer_with_scores_harness(rng, tmp_path):
+@pytest.mark.parametrize(
+    "method, expected_output_shape, mixed_output_dtype",
+    [
+        ("call", (B, T, D), None),
+        ("attention_scores", {"self_attention": (B, 2, T, T)}, "float32"),
+    ],
+)
+def test_decoder_only_layer_with_scores_harness(
+    method, expected_output_shape, mixed_output_dtype, rng, tmp_path
+):
     run_layer_test(
         DecoderLayer,
         {**TINY, "cross_attention": False, "normalize_first": True, "use_rotary": True},
         _inputs(rng, B, T, D),
-        call_kwargs={"return_attention_scores": True},
-        expected_output_shape=((B, T, D), {"self_attention": (B, 2, T, T)}),
+        expected_output_shape=expected_output_shape,
+        method=method,
+        mixed_output_dtype=mixed_output_dtype,
         tmp_path=tmp_path,
     )
 
@@ -85,6 +95,7 @@ def test_cached_decoder_step_harness(rng, tmp_path):
             "cache_update_index": 2,
         },
         expected_output_shape=((B, 1, D), ((B, 2, num_kv, T, 4), (B, 2, num_kv, T, 4))),
+        method="call_with_cache",
         run_training=False,  # a decoding step, not a training graph
         tmp_path=tmp_path,
     )
@@ -229,12 +240,12 @@ def _decode_layer(
     )  # (B, 2, K, S_max, H)
     steps = []
     for index in range(x.shape[1]):
-        outputs, cache = layer(
+        outputs, cache = layer.call_with_cache(
             x[:, index : index + 1],
+            cache,
+            cache_update_index=ops.convert_to_tensor(index, "int32"),
             context=context,
             context_padding_mask=context_padding_mask,
-            self_attention_cache=cache,
-            cache_update_index=ops.convert_to_tensor(index, "int32"),
             cross_attention_cache=cross_attention_cache,
         )
         steps.append(np.asarray(outputs))
@@ -288,9 +299,9 @@ def test_decoder_stack_decodes_through_initial_cache(cross_attention, rng):
         assert cross_shapes == [(B, 2, 1, S, 4)] * 2
     steps = []
     for index in range(T):
-        outputs, cache = decoder(
+        outputs, cache = decoder.call_with_cache(
             x[:, index : index + 1],
-            cache=cache,
+            cache,
             cache_update_index=ops.convert_to_tensor(index, "int32"),
             **kwargs,
         )
@@ -321,11 +332,10 @@ def test_pre_layer_norm_decoder_ends_with_a_layer_norm(rng):
 
 def test_scores_of_every_layer_and_sub_layer(rng):
     decoder = _decoder()
-    outputs, scores = decoder(
+    scores = decoder.attention_scores(
         _inputs(rng, B, T, D),
         context=_inputs(rng, B, S, D),
         context_padding_mask=SOURCE_PADDING,
-        return_attention_scores=True,
     )
     assert len(scores) == 2
     for layer_scores in scores:
@@ -343,7 +353,7 @@ def test_self_attention_cache_needs_an_index(rng):
     with pytest.raises(
         ValueError, match=r"cache_update_index.*Received: cache_update_index=None"
     ):
-        layer(_inputs(rng, B, 1, D), self_attention_cache=np.zeros((B, 2, T, 2, 4), "float32"))
+        layer.call_with_cache(_inputs(rng, B, 1, D), np.zeros((B, 2, 2, T, 4), "float32"), None)
 
 
 def test_cross_attention_layer_needs_a_context(rng):

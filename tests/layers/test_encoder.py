@@ -33,7 +33,13 @@ def test_encoder_layer_harness(rng, tmp_path):
     )
 
 
-def test_pre_layer_norm_rotary_grouped_swiglu_encoder_layer_harness(rng, tmp_path):
+@pytest.mark.parametrize(
+    "method, expected_output_shape, mixed_output_dtype",
+    [("call", (B, T, D), None), ("attention_scores", (B, 2, T, T), "float32")],
+)
+def test_pre_layer_norm_rotary_grouped_swiglu_encoder_layer_harness(
+    method, expected_output_shape, mixed_output_dtype, rng, tmp_path
+):
     run_layer_test(
         EncoderLayer,
         {
@@ -44,8 +50,9 @@ def test_pre_layer_norm_rotary_grouped_swiglu_encoder_layer_harness(rng, tmp_pat
             "use_rotary": True,
         },
         _inputs(rng, B, T, D),
-        call_kwargs={"return_attention_scores": True},
-        expected_output_shape=((B, T, D), (B, 2, T, T)),
+        expected_output_shape=expected_output_shape,
+        method=method,
+        mixed_output_dtype=mixed_output_dtype,
         tmp_path=tmp_path,
     )
 
@@ -178,9 +185,9 @@ def test_stack_config_holds_the_layer_arguments():
 
 def test_encoder_returns_per_layer_scores(rng):
     encoder = Encoder(num_layers=2, **TINY)
-    outputs, scores = encoder(
-        _inputs(rng, B, T, D), padding_mask=PADDING, return_attention_scores=True
-    )
+    x = _inputs(rng, B, T, D)
+    outputs = encoder(x, padding_mask=PADDING)
+    scores = encoder.attention_scores(x, padding_mask=PADDING)
     assert outputs.shape == (B, T, D) and len(scores) == 2
     for layer_scores in scores:
         layer_scores = np.asarray(layer_scores)

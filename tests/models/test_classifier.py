@@ -325,6 +325,13 @@ def test_compile_defaults_and_reload_keeps_optimizer_state(tmp_path):
     assert list(loaded.metrics_names) == list(model.metrics_names)
 
 
+def test_a_run_of_one_step_warms_up_and_decays():
+    model = _classifier()
+    model.compile(total_steps=1)
+    schedule = model.optimizer._learning_rate
+    assert float(schedule(0)) < float(schedule(1)) and float(schedule(2)) < float(schedule(1))
+
+
 def test_compile_options_reach_the_default_optimizer():
     model = _classifier()
     model.compile(weight_decay=0.1, ema_momentum=0.9)

@@ -91,11 +91,11 @@ def test_cached_decoding_with_cross_attention_equals_full_decoding():
     cache = model.initial_cache(2, max_length=8)
     steps = []
     for index in range(TARGET.shape[1]):
-        logits, cache = model.decode(
+        logits, cache = model.decode_with_cache(
             TARGET[:, index : index + 1],
+            cache,
+            index,
             source_padding_mask=source_mask,
-            cache=cache,
-            cache_update_index=index,
             cross_attention_cache=cross_cache,
         )
         steps.append(np.asarray(logits))
@@ -253,3 +253,26 @@ def test_separate_tokenizers_travel_with_the_model(tmp_path):
     )
     inputs = {"source_ids": source_ids, "target_ids": np.array([[target.start_id, 5]] * 2)}
     assert_outputs_close(reloaded(inputs), model(inputs))
+
+
+def test_translations_are_valid_utf8_whatever_bytes_the_model_emits():
+    from transformer_keras.text import ByteTokenizer
+
+    model = Transformer.from_preset("tiny", source_tokenizer=ByteTokenizer())
+    model.build()
+    rng = np.random.default_rng(0)
+    for weight in model.weights:  # Large random weights: arbitrary byte sequences.
+        weight.assign(rng.normal(scale=0.5, size=weight.shape).astype("float32"))
+    tokens = model.search(model.encode_source(tf.constant(["abc", "hola"])), 2, 12)
+    raw = model.target_tokenizer.detokenize(tokens).numpy()
+    assert any(_is_invalid_utf8(text) for text in raw)  # The case under test occurs.
+    for text in model.translate(["abc", "hola"], beam_size=2, max_length=12).numpy():
+        text.decode("utf-8")  # Strict: raises on invalid UTF-8.
+
+
+def _is_invalid_utf8(data):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False

@@ -10,6 +10,7 @@ import pytest
 from transformer_keras.training import backup
 from transformer_keras.training.backup import (
     PROGRESS_FILE,
+    VARIABLES_FILE,
     WEIGHTS_FILE,
     TrainingStateBackup,
     delete_training_state,
@@ -43,7 +44,8 @@ def _variables(model):
 def test_the_state_restores_weights_optimizer_and_progress(tmp_path):
     trained = _trained_model()
     path = save_training_state(trained, tmp_path, epoch=2, step=5)
-    assert sorted(p.name for p in path.iterdir()) == [PROGRESS_FILE, WEIGHTS_FILE]
+    expected = sorted([PROGRESS_FILE, VARIABLES_FILE, WEIGHTS_FILE])
+    assert sorted(p.name for p in path.iterdir()) == expected
     fresh = _model(seed=1)
     progress = load_training_state(fresh, tmp_path)
     assert progress == {"epoch": 2, "step": 5, "iterations": 3}

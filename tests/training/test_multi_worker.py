@@ -99,4 +99,4 @@ def test_the_chief_checkpoint_restores_every_step(job):
     model.build((None, 20))
     model.compile()
     progress = load_training_state(model, output_dir / "backup")
-    assert progress == {"epoch": 2, "step": 0, "iterations": 8}
+    assert progress == {"epoch": 2, "step": 0, "iterations": 8, "status": "stopped"}

@@ -126,6 +126,20 @@ def test_validation_data_is_evaluated_every_epoch(tmp_path):
     assert len(history.history["val_loss"]) == 2
 
 
+def test_what_the_callbacks_add_to_the_logs_reaches_the_history_and_the_progress_line(
+    tmp_path, capsys
+):
+    class Score(keras.callbacks.Callback):  # Like BleuCallback: a value of its own.
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_score"] = 10.0 + epoch
+
+    history = fit_resumable(
+        _model(), make_batches, epochs=2, backup_dir=tmp_path, callbacks=[Score()], verbose=2
+    )
+    assert history.history["val_score"] == [10.0, 11.0]
+    assert "val_score: 11.0" in capsys.readouterr().out
+
+
 def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):
     def poisoned_batches():
         targets = TARGETS.copy()

@@ -1,25 +1,35 @@
-"""What every `transformer-keras train <model>` command shares.
+"""What every command shares: the usage error, the run options, recipes from flags.
 
-- `add_training_arguments(parser)`: `--strategy`, `--seed`, `--deterministic`
-  and `--save-every`.
-- `start_training(args)`: seeds everything (`set_seed`) and returns the
-  `tf.distribute.Strategy`; create the model, optimizer and metrics under
-  `strategy_scope(strategy)`.
-- `fit_command_model(...)`: `fit_resumable` with those options, so that the
-  same command run again after a crash resumes at the same epoch and step.
-- `chief_writes(path, strategy)` (re-exported): where this worker writes an
-  export; only the chief's copy is kept.
-
-TensorFlow is imported inside the functions so that `--help` stays instant.
+TensorFlow and the library are imported inside the handlers, so that
+`transformer-keras --help` answers at once.
 """
 
-import contextlib
-import os
+import dataclasses
+import sys
 
-STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")  # distribute.STRATEGIES
+STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")  # recipes.pipeline.STRATEGIES
 
 
-def add_training_arguments(parser):
+class UsageError(Exception):
+    """A problem with the user's input: printed as one line, exit code 2."""
+
+
+class Commands:
+    """The parser's sub-command groups, handed to each family's `register`.
+
+    Attributes:
+        top: sub-parsers of `transformer-keras` (e.g. `classify`, `generate`).
+        train: sub-parsers of `transformer-keras train` (e.g. `classifier`).
+        evaluate: sub-parsers of `transformer-keras evaluate`.
+    """
+
+    def __init__(self, top, train, evaluate):
+        self.top = top
+        self.train = train
+        self.evaluate = evaluate
+
+
+def add_run_arguments(parser):
     """Adds `--strategy`, `--seed`, `--deterministic` and `--save-every` to `parser`."""
     group = parser.add_argument_group("distribution and reproducibility")
     group.add_argument(
@@ -30,10 +40,7 @@ def add_training_arguments(parser):
         "the workers in TF_CONFIG (multi-worker) or the TPU in TPU_NAME (tpu)",
     )
     group.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed of initialization, dropout and data order (default 0)",
+        "--seed", type=int, default=0, help="seed of initialization, dropout and data order"
     )
     group.add_argument(
         "--deterministic",
@@ -49,105 +56,48 @@ def add_training_arguments(parser):
     )
 
 
-def start_training(args):
-    """Seeds everything from `args` and returns the `tf.distribute.Strategy` to train under.
+def run_options(args):
+    """The `RunOptions` of the parsed run arguments."""
+    from transformer_keras.recipes.pipeline import RunOptions
 
-    Args:
-        args: parsed arguments with `strategy`, `seed` and `deterministic`
-            (see `add_training_arguments`).
-
-    Returns:
-        A `tf.distribute.Strategy`.
-    """
-    from transformer_keras.training.distribute import get_strategy
-    from transformer_keras.training.reproducibility import set_seed
-
-    set_seed(args.seed, deterministic=args.deterministic)
-    strategy = get_strategy(args.strategy)
-    if strategy is not None and strategy.num_replicas_in_sync > 1:
-        print(f"training on {strategy.num_replicas_in_sync} replicas ({args.strategy})")
-    return strategy
-
-
-def strategy_scope(strategy):
-    """`strategy.scope()`, or a no-op context for `None` (no strategy given)."""
-    return strategy.scope() if strategy is not None else contextlib.nullcontext()
-
-
-def check_global_batch_size(batch_size, strategy):
-    """Raises a `ValueError` unless `--batch-size` splits evenly over the replicas."""
-    from transformer_keras.training.distribute import num_replicas
-
-    replicas = num_replicas(strategy)
-    if batch_size % replicas:
-        raise ValueError(
-            f"--batch-size is the global batch; it must be a multiple of the {replicas} "
-            f"replicas. Received: batch_size={batch_size}"
-        )
-
-
-def save_frequency(args):
-    """`fit_resumable`'s `save_freq` from `--save-every`."""
-    if args.save_every is None:
-        return "epoch"
-    if args.save_every <= 0:
-        raise ValueError(
-            "--save-every must be a positive number of steps. "
-            f"Received: save_every={args.save_every}"
-        )
-    return args.save_every
-
-
-def backup_dir(output_dir):
-    """Where a run keeps its resumable training state: `output_dir/backup`."""
-    return os.path.join(output_dir, "backup")
-
-
-def fit_command_model(
-    model,
-    make_batches,
-    args,
-    output_dir,
-    epochs,
-    steps_per_epoch=None,
-    callbacks=(),
-    validation_data=None,
-    strategy=None,
-    verbose=2,
-):
-    """`fit_resumable` with the command's `--save-every`, state in `output_dir/backup`.
-
-    Args:
-        model: built and compiled (under `strategy.scope()`).
-        make_batches: a function returning a new dataset of one epoch of
-            global batches, shuffled with `args.seed`.
-        args: the parsed command arguments.
-        output_dir: the run's folder (checkpoints, logs, backup).
-        epochs, steps_per_epoch, callbacks, validation_data, verbose: as in
-            `fit_resumable`.
-        strategy: the strategy returned by `start_training`.
-
-    Returns:
-        The `keras.callbacks.History`.
-    """
-    from transformer_keras.training.resumable_fit import fit_resumable
-
-    return fit_resumable(
-        model,
-        make_batches,
-        epochs=epochs,
-        backup_dir=backup_dir(output_dir),
-        steps_per_epoch=steps_per_epoch,
-        save_freq=save_frequency(args),
-        callbacks=callbacks,
-        validation_data=validation_data,
-        verbose=verbose,
-        strategy=strategy,
+    return RunOptions(
+        seed=args.seed,
+        deterministic=args.deterministic,
+        strategy=args.strategy,
+        save_every=args.save_every,
     )
 
 
-def chief_writes(path, strategy=None):
-    """See `transformer_keras.training.distribute.chief_writes`."""
-    from transformer_keras.training.distribute import chief_writes as _chief_writes
+def recipe_from_args(recipe_class, args, names):
+    """`recipe_class()` with the fields the user set: `{field: args attribute}`.
 
-    return _chief_writes(path, strategy)
+    A flag left at its default (`None`) keeps the recipe's default value, so
+    the command line trains with the recipe behind the README's figures.
+    """
+    values = {field: getattr(args, attribute) for field, attribute in names.items()}
+    return dataclasses.replace(
+        recipe_class(), **{key: value for key, value in values.items() if value is not None}
+    )
+
+
+def defaults_help(recipe_class, field):
+    """`"(default: VALUE)"` of a recipe field, for `--help`."""
+    value = getattr(recipe_class(), field)
+    return "(default: the preset's)" if value is None else f"(default: {value})"
+
+
+def texts_or_stdin(texts, what):
+    """The command line's texts, or the lines of stdin when there are none."""
+    texts = list(texts)
+    if texts:
+        return texts
+    if sys.stdin.isatty():
+        raise UsageError(f"give {what}, or pipe one per line on stdin")
+    return [line.rstrip("\n") for line in sys.stdin]
+
+
+def check_positive(name, value):
+    if value is not None and value <= 0:
+        raise ValueError(
+            f"--{name} must be positive. Received: {name.replace('-', '_')}={value}"
+        )

@@ -324,6 +324,8 @@ def load_classification_data(source, split=None, **kwargs):
     """
     source = os.fspath(source)
     if os.path.isdir(source):
+        # A folder per class has no columns.
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("text_column", "label_column")}
         return load_directory(source, **kwargs)
     if os.path.exists(source) or split is None:
         return load_delimited_file(source, **kwargs)

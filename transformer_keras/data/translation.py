@@ -75,6 +75,40 @@ def file_pairs(source_path, target_path):
     return pairs_dataset(sources, targets)
 
 
+def read_pairs(source=None, target=None, pairs=None, source_column=0, target_column=1):
+    """`(sources, targets)` lists from two aligned files or one TSV file, or `None`.
+
+    Args:
+        source, target: files of one sentence per line, aligned line by line.
+        pairs: instead, one tab-separated file (e.g. Tatoeba's `spa.txt`).
+        source_column, target_column: the columns of `pairs`.
+
+    Returns:
+        `(sources, targets)`, or `None` when no file is given.
+    """
+    if pairs and (source or target):
+        raise ValueError(
+            "Give either a source and a target file or a pairs file, not both. "
+            f"Received: pairs={pairs!r}, source={source!r}"
+        )
+    if pairs:
+        return read_tsv_pairs(pairs, source_column, target_column)
+    if bool(source) != bool(target):
+        raise ValueError(
+            "A source file needs its target file (and vice versa). "
+            f"Received: source={source!r}, target={target!r}"
+        )
+    if not source:
+        return None
+    sources, targets = read_lines(source), read_lines(target)
+    if len(sources) != len(targets):
+        raise ValueError(
+            f"{source} and {target} must have the same number of lines. "
+            f"Received: source lines={len(sources)}, target lines={len(targets)}"
+        )
+    return sources, targets
+
+
 def split_of(text, validation_fraction=DEFAULT_VALIDATION_FRACTION):
     """`"validation"` or `"train"`, from a CRC32 hash of `text`.
 

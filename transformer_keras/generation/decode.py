@@ -1,4 +1,8 @@
-"""The one compiled decode loop: prefill a KV cache once, then one token per step.
+"""The one decode loop: prefill a KV cache once, then one token per step.
+
+Over 400 lines on purpose: the one loop of every backend and every caller
+(language model, greedy translation), with its cache sizing and its sliding
+window, reads best in one place.
 
 The loop knows nothing about the model. A model hands it a step function
 
@@ -30,20 +34,38 @@ model always sees between half a window and a full window of context. Without
 a cache (`cache=None`, full recomputation, for tests and benchmarks) every step
 runs the model on the last `context_length` tokens.
 
-With `jit_compile=True` (and a cache) the whole token-by-token loop is one XLA
-program: XLA updates the cache in place (one cache per layer, heads before
-positions, see `Decoder.initial_cache`), where TensorFlow's kernels copy the
-cache tensor at every step; and a step projects its one token's queries, keys
-and values with one matrix product (`MultiHeadAttention._fused_projection`).
-Measured with `benchmarks/lm_generation.py` (README.md, "Generation speed"): a
-cached step costs about its memory traffic, the weights plus the filled cache
-read once. XLA needs static shapes, so everything the
-loop carries has one: the prefill runs before the loop (its length is the
-shortest prompt's), a slide re-prefills exactly `context_length // 2` tokens,
-and the token buffer and the cache are padded to the next power of two
+The loop is written with `keras.ops` (`ops.while_loop`, `ops.cond`,
+`ops.slice`, `ops.slice_update`), so the same loop runs on TensorFlow and on
+JAX. The backends differ only at the edges, in how the loop is compiled and
+how its shapes are known:
+
+- TensorFlow: `decode` runs inside a `tf.function` traced once for every
+  batch size, prompt length and setting (shapes are dynamic there); bad
+  prompt lengths fail with in-graph assertions. The prefill runs with
+  TensorFlow's kernels. With `jit_compile=True` (and a cache) the
+  token-by-token loop is its own XLA program (`tf.function(jit_compile=True)`).
+- JAX: shapes are static. The token buffer's length and the prefill's width
+  are Python ints: the caller computes them on the host and runs `decode`
+  under `jax.jit` (as `TransformerLM.generate` does); called eagerly with
+  concrete arrays, `decode` computes them itself. A prefill wider than the
+  shortest prompt writes positions that the loop overwrites before any query
+  can attend to them (attention is causal), so one width serves many prompt
+  lengths. Without a cache each step runs the model on a fixed window and
+  reads the logits at the step's position (attention is causal).
+
+Under XLA (both backends) XLA updates the cache in place (one cache per
+layer, heads before positions, see `Decoder.initial_cache`), where
+TensorFlow's kernels copy the cache tensor at every step; and a step projects
+its one token's queries, keys and values with one matrix product
+(`MultiHeadAttention._fused_projection`). Measured with
+`benchmarks/lm_generation.py` (README.md, "Generation speed"): a cached step
+costs about its memory traffic, the weights plus the filled cache read once.
+XLA needs static shapes, so everything the loop carries has one: the prefill
+runs before the loop, a slide re-prefills exactly `context_length // 2`
+tokens, and the token buffer and the cache are padded to the next power of two
 (`padded_length`), so a handful of lengths covers every call. XLA compiles
-once per batch size and padded length; the `tf.function` around `decode` is
-still traced once.
+once per batch size and padded length; on TensorFlow the `tf.function` around
+`decode` is still traced once.
 
 Legend: B batch, T tokens in one step, P longest prompt, L buffer length
 (`P + max_new_tokens`), C context length, V vocabulary.
@@ -51,60 +73,39 @@ Legend: B batch, T tokens in one step, P longest prompt, L buffer length
 
 import functools
 
-import tensorflow as tf
+import keras
+import numpy as np
+from keras import ops
 
 # Logit given to the padding id: decoding never produces padding.
 _SUPPRESSED = -1e9
-
-
-def pack_prompts(prompts, context_length, start_id=None, pad_id=0):
-    """Ragged prompts -> a right-padded `(B, P)` int32 buffer and `(B,)` lengths.
-
-    Args:
-        prompts: `tf.RaggedTensor` of token ids, `(B, None)`.
-        context_length: prompts longer than this keep their last tokens.
-        start_id: the token an empty prompt starts from; `None` leaves empty
-            prompts empty (then `decode` rejects them).
-        pad_id: fills the buffer after each prompt.
-
-    Returns:
-        `(token_ids (B, P) int32, lengths (B,) int32)`.
-
-    Example:
-    >>> ids, lengths = pack_prompts(tf.ragged.constant([[5, 6, 7], []]), 2, start_id=1)
-    >>> ids.numpy().tolist(), lengths.numpy().tolist()
-    ([[6, 7], [1, 0]], [2, 1])
-    """
-    prompts = tf.cast(prompts, tf.int32)[:, -context_length:]
-    if start_id is not None:
-        empty = tf.cast(prompts.row_lengths() == 0, tf.int64)  # (B,)
-        starts = tf.RaggedTensor.from_row_lengths(
-            tf.fill([tf.reduce_sum(empty)], tf.constant(start_id, tf.int32)), empty
-        )  # (B, 0 or 1)
-        prompts = tf.concat([starts, prompts], axis=1)
-    lengths = tf.cast(prompts.row_lengths(), tf.int32)
-    return prompts.to_tensor(default_value=pad_id), lengths
-
 
 # Shortest padded length: below it, padding costs less than another compilation.
 _MIN_PADDED_LENGTH = 16
 
 
+def _is_int(value):
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def padded_length(length):
-    """`length` rounded up to a power of two (at least 16), a scalar int32 tensor.
+    """`length` rounded up to a power of two (at least 16).
 
     The lengths XLA compiles the decode loop for: calls whose lengths round to
     the same value share one compiled program, and padding wastes less than
-    half of the buffer.
+    half of the buffer. A Python int gives a Python int (a static shape); a
+    tensor gives a scalar int32 tensor.
 
     Example:
     >>> [int(padded_length(n)) for n in (1, 16, 17, 100, 1040)]
     [16, 16, 32, 128, 2048]
     """
+    if _is_int(length):
+        return 1 << (max(int(length), _MIN_PADDED_LENGTH) - 1).bit_length()
     # Smear the highest set bit of length - 1 into every lower bit, add one.
-    bits = tf.maximum(tf.cast(length, tf.int32), _MIN_PADDED_LENGTH) - 1
+    bits = ops.maximum(ops.cast(length, "int32"), _MIN_PADDED_LENGTH) - 1
     for shift in (1, 2, 4, 8, 16):
-        bits = tf.bitwise.bitwise_or(bits, tf.bitwise.right_shift(bits, shift))
+        bits = ops.bitwise_or(bits, ops.right_shift(bits, shift))
     return bits + 1
 
 
@@ -113,6 +114,7 @@ def cache_length(prompt_length, max_new_tokens, context_length, padded=False):
 
     Size the cache with it: every step reads the whole cache, so a cache of
     the whole context would cost every call, whatever its output length.
+    Python ints give a Python int (a static shape), tensors a tensor.
 
     Args:
         prompt_length, max_new_tokens: scalar ints.
@@ -126,10 +128,85 @@ def cache_length(prompt_length, max_new_tokens, context_length, padded=False):
     >>> [int(cache_length(5, n, 1040, padded=True)) for n in (3, 100, 2000)]
     [16, 128, 1040]
     """
-    needed = tf.cast(prompt_length, tf.int32) + tf.maximum(tf.cast(max_new_tokens, tf.int32), 0)
+    if _is_int(prompt_length) and _is_int(max_new_tokens):
+        needed = int(prompt_length) + max(int(max_new_tokens), 0)
+        if padded:
+            needed = padded_length(needed)
+        return min(needed, int(context_length))
+    needed = ops.cast(prompt_length, "int32") + ops.maximum(
+        ops.cast(max_new_tokens, "int32"), 0
+    )
     if padded:
         needed = padded_length(needed)
-    return tf.minimum(needed, int(context_length))
+    return ops.minimum(needed, int(context_length))
+
+
+def prefill_width(shortest_prompt, cache_size):
+    """A static prefill width for prompts whose shortest has `shortest_prompt` tokens.
+
+    The prefill covers all but the last token of the shortest prompt, rounded
+    up to a power of two (at most the cache), so that calls with prompts of
+    similar lengths share one compiled program (JAX); see the module
+    docstring. 0 means no prefill.
+
+    Example:
+    >>> [prefill_width(n, 64) for n in (1, 2, 17, 40, 64)]
+    [0, 16, 16, 64, 64]
+    """
+    if shortest_prompt <= 1:
+        return 0
+    return min(padded_length(int(shortest_prompt) - 1), int(cache_size))
+
+
+def _host_values(tensor):
+    """`tensor` as a NumPy array when its values are known (not traced), else `None`."""
+    try:
+        return np.asarray(ops.convert_to_numpy(tensor))
+    except Exception:  # a tracer or a symbolic tensor: values known only when run
+        return None
+
+
+def _check_prompt_lengths(prefill_length, prompt_lengths, context_length):
+    """Prompts hold 1 to `context_length` tokens: in-graph (TensorFlow) or on the host."""
+    at_least_one = "every prompt needs at least one token"
+    fit = "prompts must fit the context (see pack_prompts)"
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        checks = [
+            tf.debugging.assert_greater_equal(prefill_length, 1, message=at_least_one),
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(prompt_lengths), context_length, message=fit
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(prefill_length)
+    lengths = _host_values(prompt_lengths)
+    if lengths is not None and lengths.size:  # under jax.jit the caller checked them
+        if lengths.min() < 1:
+            raise ValueError(f"{at_least_one}. Received: prompt_lengths={lengths.tolist()}")
+        if lengths.max() > context_length:
+            raise ValueError(f"{fit}. Received: prompt_lengths={lengths.tolist()}")
+    return prefill_length
+
+
+def _xla_loops(run_loop):
+    """The loop as two XLA programs (TensorFlow), with and without the slide.
+
+    XLA compiles both branches of a `cond`, and a cache shorter than the
+    slide's window (a call that never slides) cannot take a window's keys:
+    the program that a call takes is the only one compiled for it.
+    """
+    import tensorflow as tf
+
+    return [
+        tf.function(
+            functools.partial(run_loop, can_slide=can_slide),
+            jit_compile=True,
+            autograph=False,
+        )
+        for can_slide in (False, True)
+    ]
 
 
 def decode(
@@ -143,17 +220,22 @@ def decode(
     stop_token_id=-1,
     pad_id=0,
     jit_compile=False,
+    buffer_length=None,
+    prefill=None,
 ):
     """Generates up to `max_new_tokens` tokens after each prompt.
 
-    Runs a `tf.while_loop`; call it inside a `tf.function` (the loop is then
-    traced once for every batch size, prompt length and sampling setting).
+    On TensorFlow call it inside a `tf.function` (the loop is then traced
+    once for every batch size, prompt length and sampling setting). On JAX
+    call it under `jax.jit` with `buffer_length` and `prefill` (static), or
+    eagerly with concrete arrays.
 
     Args:
         step_fn: `(token_ids, cache, cache_update_index) -> (logits, cache)`,
             see the module docstring.
         sample_fn: `(logits (B, V), step) -> (B,)` int32 ids.
-        prompt_ids: `(B, P)` int32 right-padded prompts (see `pack_prompts`).
+        prompt_ids: `(B, P)` int32 right-padded prompts (see
+            `ragged.pack_prompts`, `prompts.pack_prompt_rows`).
         prompt_lengths: `(B,)` int32, each between 1 and `context_length`.
         max_new_tokens: scalar int, new tokens per row.
         context_length: int, number of positions the model (and cache) holds.
@@ -164,68 +246,113 @@ def decode(
         pad_id: the padding id; it is never generated and fills each row after
             its end.
         jit_compile: compile the token-by-token loop with XLA (needs a cache;
-            see the module docstring). `step_fn` and `sample_fn` must then be
-            XLA-compatible.
+            see the module docstring) and pad the buffer to a power of two.
+            `step_fn` and `sample_fn` must then be XLA-compatible. (JAX
+            always compiles the loop.)
+        buffer_length: static int, the token buffer's width, at least the
+            longest prompt plus `max_new_tokens` and at least `P` (static
+            shapes: JAX; `prompt_ids` may then be padded wider than the
+            longest prompt). `None` computes it (`P + max_new_tokens`,
+            padded with `jit_compile`).
+        prefill: static int, how many positions to prefill before the loop
+            (with `buffer_length`; see `prefill_width`). `None` prefills all
+            but the last token of the shortest prompt.
 
     Returns:
         `(token_ids (B, L) int32, lengths (B,) int32)`: prompt plus new tokens,
-        padded after `lengths`.
+        padded after `lengths`. Under `jax.jit` (traced lengths) the width is
+        `buffer_length` instead of `L`.
     """
     context_length = int(context_length)
     window = max(context_length // 2, 1)  # tokens kept when the cache is full
-    prompt_ids = tf.cast(prompt_ids, tf.int32)
-    prompt_lengths = tf.cast(prompt_lengths, tf.int32)
-    max_new_tokens = tf.cast(max_new_tokens, tf.int32)
-    stop_token_id = tf.cast(stop_token_id, tf.int32)
+    prompt_ids = ops.cast(prompt_ids, "int32")
+    prompt_lengths = ops.cast(prompt_lengths, "int32")
+    stop_token_id = ops.cast(stop_token_id, "int32")
     jit_compile = bool(jit_compile) and cache is not None
-    batch_size = tf.shape(prompt_ids)[0]
-    total_length = tf.shape(prompt_ids)[1] + max_new_tokens  # L
-    buffer_length = padded_length(total_length) if jit_compile else total_length
-    tokens = tf.pad(
-        prompt_ids,
-        [[0, 0], [0, buffer_length - tf.shape(prompt_ids)[1]]],
-        constant_values=pad_id,
+    batch_size, prompt_length = ops.shape(prompt_ids)
+    # TensorFlow's graph has dynamic shapes; JAX (and a given buffer length) static ones.
+    dynamic = buffer_length is None and keras.backend.backend() == "tensorflow"
+    if dynamic:
+        max_new_tokens = ops.cast(max_new_tokens, "int32")
+        total_length = prompt_length + max_new_tokens  # L
+        buffer_length = padded_length(total_length) if jit_compile else total_length
+    else:
+        # Static shapes: the buffer may be wider than the longest prompt plus
+        # the new tokens (the caller pads prompts to one width for many calls).
+        lengths = _host_values(prompt_lengths)
+        new_tokens = _host_values(max_new_tokens)
+        if lengths is not None and new_tokens is not None:  # eager, concrete
+            total_length = int(lengths.max(initial=0)) + int(new_tokens)
+        else:
+            total_length = ops.max(prompt_lengths) + ops.cast(max_new_tokens, "int32")
+        if buffer_length is None:
+            if not _is_int(total_length):
+                raise ValueError(
+                    "Under jax.jit, pass the static `buffer_length` and `prefill` (see "
+                    "`padded_length` and `prefill_width`). Received: buffer_length=None"
+                )
+            buffer_length = padded_length(total_length) if jit_compile else total_length
+        buffer_length = max(int(buffer_length), int(prompt_length))
+        if prefill is None:
+            if lengths is None:
+                raise ValueError(
+                    "Under jax.jit, pass the static `prefill` width (see `prefill_width`). "
+                    "Received: prefill=None"
+                )
+            prefill = max(int(lengths.min(initial=1)) - 1, 0)
+        # An empty batch has nothing to decode (and nothing worth compiling).
+        if _is_int(batch_size) and batch_size == 0:
+            width = total_length if _is_int(total_length) else buffer_length
+            return ops.zeros((0, width), "int32"), prompt_lengths
+    tokens = ops.pad(
+        prompt_ids, [[0, 0], [0, buffer_length - prompt_length]], constant_values=pad_id
     )  # (B, L or padded L)
-    # An empty batch prefills one (absent) token and skips the loop.
-    prefill_length = tf.where(batch_size > 0, tf.reduce_min(prompt_lengths), 1)
-    checks = [
-        tf.debugging.assert_greater_equal(
-            prefill_length, 1, message="every prompt needs at least one token"
-        ),
-        tf.debugging.assert_less_equal(
-            tf.reduce_max(prompt_lengths),
-            context_length,
-            message="prompts must fit the context (see pack_prompts)",
-        ),
-    ]
-    with tf.control_dependencies(checks):
-        prefill_length = tf.identity(prefill_length)
+    if dynamic:
+        # An empty batch prefills one (absent) token and skips the loop.
+        shortest = ops.min(prompt_lengths, initial=np.iinfo("int32").max)
+        prefill_length = ops.where(batch_size > 0, shortest, 1)
+    else:
+        prefill_length = ops.min(prompt_lengths)
+    prefill_length = _check_prompt_lengths(prefill_length, prompt_lengths, context_length)
 
-    def next_logits(token_ids, cache, cache_update_index):
+    def next_logits(token_ids, cache, cache_update_index, position=None):
         logits, cache = step_fn(token_ids, cache, cache_update_index)  # (B, T, V)
-        logits = tf.cast(logits[:, -1], tf.float32)  # (B, V)
-        not_pad = tf.one_hot(pad_id, tf.shape(logits)[-1], on_value=False, off_value=True)
-        return tf.where(not_pad[None, :], logits, _SUPPRESSED), cache
+        if position is None:
+            logits = logits[:, -1]  # (B, V)
+        else:
+            logits = ops.take(logits, position, axis=1)  # (B, V)
+        logits = ops.cast(logits, "float32")
+        not_pad = ops.arange(ops.shape(logits)[-1], dtype="int32") != pad_id  # (V,)
+        return ops.where(not_pad[None, :], logits, _SUPPRESSED), cache
 
     def logits_at(tokens, index, cache, window_start, refill, can_slide):
         """Logits for position `index`: one cached step, or a window in one pass."""
         if cache is None:
-            start = tf.maximum(index - context_length, 0)
-            logits, _ = next_logits(tokens[:, start:index], None, tf.constant(0))
+            if dynamic:  # the last `context_length` tokens
+                start = ops.maximum(index - context_length, 0)
+                logits, _ = next_logits(
+                    ops.slice(tokens, [0, start], [batch_size, index - start]), None, 0
+                )
+                return logits, None
+            # A fixed width: the window ends at or after `index`.
+            width = min(context_length, buffer_length)
+            start = ops.maximum(index - width, 0)
+            window_ids = ops.slice(tokens, [0, start], [batch_size, width])  # (B, W)
+            logits, _ = next_logits(window_ids, None, 0, position=index - 1 - start)
             return logits, None
 
         def prefill():  # after a slide: the last `window` tokens at 0 ..
-            last_window = tf.gather(tokens, window_start + tf.range(window), axis=1)  # (B, W)
-            return next_logits(last_window, cache, tf.constant(0))
+            last_window = ops.slice(tokens, [0, window_start], [batch_size, window])  # (B, W)
+            return next_logits(last_window, cache, 0)
 
         def step():  # the cache holds window_start .. index - 2: add index - 1
-            last = tf.gather(tokens, index - 1, axis=1)[:, None]  # (B, 1)
+            last = ops.slice(tokens, [0, index - 1], [batch_size, 1])  # (B, 1)
             return next_logits(last, cache, index - 1 - window_start)
 
         # Without a slide the re-prefill branch is left out: XLA compiles
         # both branches of a `cond`, and a cache shorter than `window` (a
         # call that never slides) cannot take a window's keys.
-        return tf.cond(refill, prefill, step) if can_slide else step()
+        return ops.cond(refill, prefill, step) if can_slide else step()
 
     def body(state, can_slide):
         index = state["index"]
@@ -239,12 +366,11 @@ def decode(
         )
         in_prompt = index < prompt_lengths  # (B,)
         sampled = sample_fn(logits, index)  # (B,)
-        token = tf.where(in_prompt, tf.gather(state["tokens"], index, axis=1), sampled)
-        rows = tf.range(tf.shape(token)[0])  # (B,)
-        positions = tf.stack([rows, tf.fill(tf.shape(token), index)], axis=1)  # (B, 2)
-        tokens = tf.tensor_scatter_nd_update(state["tokens"], positions, token)  # (B, L)
+        prompt_token = ops.slice(state["tokens"], [0, index], [batch_size, 1])[:, 0]  # (B,)
+        token = ops.where(in_prompt, prompt_token, sampled)  # (B,)
+        tokens = ops.slice_update(state["tokens"], [0, index], token[:, None])  # (B, L)
         finished = (index + 1 >= prompt_lengths + max_new_tokens) | (
-            ~in_prompt & (token == stop_token_id)
+            ops.logical_not(in_prompt) & (token == stop_token_id)
         )
         # The next step feeds `token` at cache position index - window_start:
         # when that is past the cache, slide to the last `window` tokens.
@@ -253,52 +379,57 @@ def decode(
             state,
             index=index + 1,
             tokens=tokens,
-            window_start=tf.where(full, index + 1 - window, state["window_start"]),
+            window_start=ops.where(full, index + 1 - window, state["window_start"]),
             refill=full,
             done=state["done"] | finished,
-            lengths=tf.where(state["done"], state["lengths"], index + 1),
+            lengths=ops.where(state["done"], state["lengths"], index + 1),
         )
         if cache is not None:
             new_state["cache"] = cache
-        return (new_state,)
+        return new_state
 
     def cond(state):
-        return (state["index"] < total_length) & ~tf.reduce_all(state["done"])
+        return (state["index"] < total_length) & ops.logical_not(ops.all(state["done"]))
 
     def run_loop(state, can_slide):
-        (state,) = tf.while_loop(cond, lambda state: body(state, can_slide), (state,))
-        return state
+        return ops.while_loop(cond, lambda state: body(state, can_slide), state)
 
     state = dict(
         index=prefill_length,
         tokens=tokens,
-        window_start=tf.constant(0),
-        refill=tf.constant(False),
-        done=tf.zeros([batch_size], tf.bool),
+        window_start=ops.convert_to_tensor(0, "int32"),
+        refill=ops.convert_to_tensor(False),
+        done=ops.zeros([batch_size], "bool"),
         lengths=prompt_lengths,
     )
     if cache is not None:
         # Prefill, in one pass before the loop: all but the last token of the
         # shortest prompt (the loop's first step feeds that one).
-        state["cache"] = tf.cond(
-            prefill_length > 1,
-            lambda: step_fn(tokens[:, : prefill_length - 1], cache, tf.constant(0))[1],
-            lambda: cache,
-        )
-    if jit_compile:
+        if dynamic:
+            state["cache"] = ops.cond(
+                prefill_length > 1,
+                lambda: step_fn(
+                    ops.slice(tokens, [0, 0], [batch_size, prefill_length - 1]), cache, 0
+                )[1],
+                lambda: cache,
+            )
+        elif prefill > 0:
+            prefix = ops.slice(tokens, [0, 0], [batch_size, prefill])  # (B, prefill)
+            state["cache"] = step_fn(prefix, cache, 0)[1]
+            # A narrower prefill leaves the rest of the prompt to the loop.
+            state["index"] = ops.minimum(prefill_length, prefill + 1)
+        else:
+            state["cache"] = cache
+            state["index"] = ops.minimum(prefill_length, 1)
+    if not dynamic:
+        state = run_loop(state, can_slide=buffer_length > context_length)
+    elif jit_compile:
         # Two programs, so that a call that cannot slide compiles no slide;
         # XLA compiles the one a call takes.
-        loops = [
-            tf.function(
-                functools.partial(run_loop, can_slide=can_slide),
-                jit_compile=True,
-                autograph=False,
-            )
-            for can_slide in (False, True)
-        ]
+        loops = _xla_loops(run_loop)
 
         def decode_all(state):
-            return tf.cond(
+            return ops.cond(
                 total_length > context_length,  # index reaches the context
                 lambda: loops[True](state),
                 lambda: loops[False](state),
@@ -308,28 +439,16 @@ def decode(
         def decode_all(state):
             return run_loop(state, can_slide=True)
 
-    # An empty batch has nothing to decode (and nothing worth compiling).
-    state = tf.cond(batch_size > 0, lambda: decode_all(state), lambda: state)
+    if dynamic:
+        # An empty batch has nothing to decode (and nothing worth compiling).
+        if _is_int(batch_size):
+            state = decode_all(state) if batch_size > 0 else state
+        else:
+            state = ops.cond(batch_size > 0, lambda: decode_all(state), lambda: state)
     lengths = state["lengths"]
-    token_ids = state["tokens"][:, :total_length]  # (B, L)
-    in_output = tf.range(total_length)[None, :] < lengths[:, None]  # (B, L)
-    return tf.where(in_output, token_ids, pad_id), lengths
-
-
-def continuations(token_ids, prompt_lengths, lengths, stop_token_id=-1):
-    """The new tokens of each row, without the prompt and the stop token.
-
-    Args:
-        token_ids: `(B, L)` from `decode`.
-        prompt_lengths: `(B,)` prompt lengths given to `decode`.
-        lengths: `(B,)` lengths returned by `decode`.
-        stop_token_id: dropped when it ends a row.
-
-    Returns:
-        A `(B, None)` int32 `tf.RaggedTensor`.
-    """
-    positions = tf.range(tf.shape(token_ids)[1])[None, :]  # (1, L)
-    last = tf.gather(token_ids, tf.maximum(lengths - 1, 0), batch_dims=1)  # (B,)
-    ends = lengths - tf.cast((last == stop_token_id) & (lengths > prompt_lengths), tf.int32)
-    keep = (positions >= prompt_lengths[:, None]) & (positions < ends[:, None])  # (B, L)
-    return tf.ragged.boolean_mask(token_ids, keep)
+    token_ids = state["tokens"]
+    if dynamic or _is_int(total_length):
+        token_ids = ops.slice(token_ids, [0, 0], [batch_size, total_length])  # (B, L)
+    width = ops.shape(token_ids)[1]
+    in_output = ops.arange(width, dtype="int32")[None, :] < lengths[:, None]  # (B, L)
+    return ops.where(in_output, token_ids, pad_id), lengths

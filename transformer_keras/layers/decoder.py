@@ -4,14 +4,15 @@ A decoder layer is causal self-attention, then (optionally) cross-attention
 over the encoder output, then feed-forward. Without cross-attention it is the
 block of a decoder-only language model.
 
-Legend: B batch, T target length, S source length, L layers, K key/value
-heads, H head size, D model width.
+Legend: B batch, T target length, S source length, N heads, L layers, K
+key/value heads, H head size, D model width.
 """
 
 import keras
 from keras import ops
 
 from transformer_keras.layers import masks
+from transformer_keras.layers.method_inputs import build_if_needed, convert_inputs
 from transformer_keras.layers.stack import TransformerStack
 from transformer_keras.layers.transformer_layer import TransformerLayer
 
@@ -26,31 +27,27 @@ class DecoderLayer(TransformerLayer):
 
     Call arguments:
         inputs: `(B, T, D)` target embeddings.
-        context: `(B, S, D)` encoder output (needed for cross-attention unless
-            `cross_attention_cache` is given).
-        padding_mask: `(B, T)` boolean, True at real target tokens.
+        context: `(B, S, D)` encoder output (needed for cross-attention).
+        padding_mask: `(B, T)` boolean, True at real target tokens. Defaults
+            to the Keras mask of `inputs`.
         context_padding_mask: `(B, S)` boolean, True at real source tokens.
-        self_attention_cache: `(B, 2, K, S_max, H)` keys and values of the
-            previous target tokens; requires `cache_update_index`.
-        cache_update_index: scalar int, position of the first token of
-            `inputs` in the cache.
-        cross_attention_cache: `(B, 2, K, S, H)` pre-computed keys and values
-            of `context` (see `Decoder.cross_attention_cache`).
+            Defaults to the Keras mask of `context`.
         use_causal_mask: causal self-attention (default True).
-        return_attention_scores: also return a dict with `"self_attention"`
-            and `"cross_attention"` probabilities.
         training: enables dropout.
 
     Returns:
-        `outputs` `(B, T, D)`, then the scores dict when requested, then the
-        updated self-attention cache when one was given.
+        `(B, T, D)`.
 
     Example:
     >>> import numpy as np
     >>> layer = DecoderLayer(hidden_dim=8, num_heads=2, intermediate_dim=16)
     >>> x = np.random.rand(2, 5, 8).astype("float32")
-    >>> tuple(layer(x, context=np.random.rand(2, 7, 8).astype("float32")).shape)
+    >>> context = np.random.rand(2, 7, 8).astype("float32")
+    >>> tuple(layer(x, context=context).shape)
     (2, 5, 8)
+    >>> scores = layer.attention_scores(x, context=context)
+    >>> tuple(scores["self_attention"].shape), tuple(scores["cross_attention"].shape)
+    ((2, 2, 5, 5), (2, 2, 5, 7))
     """
 
     def __init__(self, hidden_dim, num_heads, intermediate_dim, cross_attention=True, **kwargs):
@@ -81,85 +78,143 @@ class DecoderLayer(TransformerLayer):
         context=None,
         padding_mask=None,
         context_padding_mask=None,
-        self_attention_cache=None,
-        cache_update_index=None,
-        cross_attention_cache=None,
         use_causal_mask=True,
-        return_attention_scores=False,
         training=None,
     ):
-        if self_attention_cache is not None and cache_update_index is None:
-            raise ValueError(
-                "`self_attention_cache` needs `cache_update_index`. "
-                "Received: cache_update_index=None"
-            )
-        if padding_mask is None:
-            padding_mask = masks.implicit_mask(inputs)
-        if context is not None and context_padding_mask is None:
-            context_padding_mask = masks.implicit_mask(context)
-        scores = {}
-
-        # With a cache, keys are the whole cache: positions after the current
-        # one are excluded by the causal mask, earlier ones are real tokens.
-        results = self.self_attention_block(
+        padding_mask, context_padding_mask = _padding_masks(
+            inputs, padding_mask, context, context_padding_mask
+        )
+        x = self.self_attention_block(
             inputs,
             padding_mask=padding_mask,
             use_causal_mask=use_causal_mask,
-            cache=self_attention_cache,
-            cache_update_index=cache_update_index,
-            return_attention_scores=return_attention_scores,
             training=training,
         )
-        outputs, results = _split(results)
-        if return_attention_scores:
-            scores["self_attention"] = results.pop(0)
-        if self_attention_cache is not None:
-            self_attention_cache = results.pop(0)
-
-        if self.cross_attention_block is not None:
-            if context is None and cross_attention_cache is None:
-                raise ValueError(
-                    "This DecoderLayer has cross-attention: pass `context` (the "
-                    "encoder output) or `cross_attention_cache`. Received: context=None"
-                )
-            results = self.cross_attention_block(
-                outputs,
-                context=context,
+        if self.cross_attention:
+            x = self.cross_attention_block(
+                x,
+                self._check_context(context),
                 padding_mask=padding_mask,
                 context_padding_mask=context_padding_mask,
-                cache=cross_attention_cache,
-                return_attention_scores=return_attention_scores,
                 training=training,
             )
-            outputs, results = _split(results)
-            if return_attention_scores:
-                scores["cross_attention"] = results.pop(0)
+        return self.feedforward_block(x, training=training)
 
-        outputs = self.feedforward_block(outputs, training=training)
-        results = (outputs,)
-        if return_attention_scores:
-            results += (scores,)
-        if self_attention_cache is not None:
-            results += (self_attention_cache,)
-        return results[0] if len(results) == 1 else results
+    def call_with_cache(
+        self,
+        inputs,
+        cache,
+        cache_update_index,
+        context=None,
+        padding_mask=None,
+        context_padding_mask=None,
+        cross_attention_cache=None,
+    ):
+        """One cached decoding step: `call` for the new positions only.
+
+        Args:
+            inputs: `(B, T, D)` embeddings of the new target positions.
+            cache: `(B, 2, K, S_max, H)` self-attention keys and values of the
+                earlier positions.
+            cache_update_index: scalar int, position of `inputs[:, 0]`.
+            context: `(B, S, D)` encoder output; not needed when
+                `cross_attention_cache` is given.
+            padding_mask: `(B, T)`, True at real tokens of `inputs`. Defaults
+                to the Keras mask of `inputs`.
+            context_padding_mask: `(B, S)`, True at real source tokens.
+            cross_attention_cache: `(B, 2, K, S, H)` from
+                `compute_cross_attention_cache(context)`.
+
+        Returns:
+            `(outputs (B, T, D), cache (B, 2, K, S_max, H))`.
+        """
+        inputs, cache, context, cross_attention_cache = convert_inputs(
+            self, inputs, cache, context, cross_attention_cache
+        )
+        build_if_needed(self, inputs, context)
+        padding_mask, context_padding_mask = _padding_masks(
+            inputs, padding_mask, context, context_padding_mask
+        )
+        # Keys are the whole cache: the causal mask hides the positions after
+        # the current ones; the earlier ones are real tokens.
+        x, cache = self.self_attention_block.call_with_cache(
+            inputs, cache, cache_update_index, padding_mask=padding_mask
+        )
+        if self.cross_attention and cross_attention_cache is not None:
+            x = self.cross_attention_block.call_with_static_cache(
+                x,
+                cross_attention_cache,
+                padding_mask=padding_mask,
+                context_padding_mask=context_padding_mask,
+            )
+        elif self.cross_attention:
+            x = self.cross_attention_block(
+                x,
+                self._check_context(context),
+                padding_mask=padding_mask,
+                context_padding_mask=context_padding_mask,
+                training=False,
+            )
+        return self.feedforward_block(x, training=False), cache
+
+    def attention_scores(
+        self,
+        inputs,
+        context=None,
+        padding_mask=None,
+        context_padding_mask=None,
+        use_causal_mask=True,
+    ):
+        """Attention probabilities of `call` with the same arguments.
+
+        Returns:
+            A dict: `"self_attention"` `(B, N, T, T)` and, with
+            cross-attention, `"cross_attention"` `(B, N, T, S)`, float32.
+        """
+        inputs, context = convert_inputs(self, inputs, context)
+        build_if_needed(self, inputs, context)
+        padding_mask, context_padding_mask = _padding_masks(
+            inputs, padding_mask, context, context_padding_mask
+        )
+        self_attention = {"padding_mask": padding_mask, "use_causal_mask": use_causal_mask}
+        scores = {
+            "self_attention": self.self_attention_block.attention_scores(
+                inputs, **self_attention
+            )
+        }
+        if self.cross_attention:
+            x = self.self_attention_block(inputs, **self_attention, training=False)
+            scores["cross_attention"] = self.cross_attention_block.attention_scores(
+                x,
+                self._check_context(context),
+                padding_mask=padding_mask,
+                context_padding_mask=context_padding_mask,
+            )
+        return scores
 
     def compute_cross_attention_cache(self, context):
         """Keys and values of `context` for every decoding step: `(B, 2, K, S, H)`."""
-        attention = self.cross_attention_block.attention
-        with masks.detached_implicit_masks(context):  # projections cannot use it
-            keys = attention.key_dense(context)  # (B, S, K, H)
-            values = attention.value_dense(context)  # (B, S, K, H)
-        cache = ops.stack([keys, values], axis=1)  # (B, 2, S, K, H)
-        return ops.transpose(cache, (0, 1, 3, 2, 4))  # (B, 2, K, S, H)
+        return self.cross_attention_block.attention.compute_static_cache(context)
+
+    def _check_context(self, context):
+        if context is None:
+            raise ValueError(
+                "This DecoderLayer has cross-attention: pass `context` (the "
+                "encoder output) or `cross_attention_cache`. Received: context=None"
+            )
+        return context
 
     def get_config(self):
         return {**super().get_config(), "cross_attention": self.cross_attention}
 
 
-def _split(results):
-    if isinstance(results, tuple):
-        return results[0], list(results[1:])
-    return results, []
+def _padding_masks(inputs, padding_mask, context, context_padding_mask):
+    """The explicit masks, or else the Keras masks of `inputs` and `context`."""
+    if padding_mask is None:
+        padding_mask = masks.implicit_mask(inputs)
+    if context_padding_mask is None:
+        context_padding_mask = masks.implicit_mask(context)
+    return padding_mask, context_padding_mask
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -167,9 +222,9 @@ class Decoder(TransformerStack):
     """A stack of `num_layers` `DecoderLayer`s (with a final norm when pre-LN).
 
     For decoding, the cache is a tuple of `L` per-layer caches, each
-    `(B, 2, K, S_max, H)`: a compiled loop then updates each in place (one
-    stacked `(B, L, ...)` tensor made every step copy the whole cache, 2.5x
-    slower at batch 16 and 1,040 positions).
+    `(B, 2, K, S_max, H)`: a compiled loop then updates each one in place,
+    where one stacked `(B, L, ...)` tensor would be copied whole at every
+    step.
 
     Args:
         num_layers: number of layers.
@@ -181,24 +236,22 @@ class Decoder(TransformerStack):
         context: `(B, S, D)` encoder output (cross-attention).
         padding_mask: `(B, T)` boolean, True at real target tokens.
         context_padding_mask: `(B, S)` boolean, True at real source tokens.
-        cache: tuple of `L` self-attention caches `(B, 2, K, S_max, H)`
-            (see `initial_cache`); needs `cache_update_index`.
-        cache_update_index: scalar int, position of `inputs[:, 0]`.
-        cross_attention_cache: tuple of `L` `(B, 2, K, S, H)` from
-            `cross_attention_cache(context)`.
-        return_attention_scores: also return the list of per-layer score dicts.
         training: enables dropout.
 
     Returns:
-        `(B, T, D)`, then the scores list when requested, then the updated cache
-        when one was given.
+        `(B, T, D)`.
 
     Example:
     >>> import numpy as np
     >>> decoder = Decoder(num_layers=2, hidden_dim=8, num_heads=2,
     ...                   intermediate_dim=16, cross_attention=False)
-    >>> tuple(decoder(np.random.rand(2, 5, 8).astype("float32")).shape)
+    >>> x = np.random.rand(2, 5, 8).astype("float32")
+    >>> tuple(decoder(x).shape)
     (2, 5, 8)
+    >>> cache = decoder.initial_cache(batch_size=2, max_length=10)
+    >>> outputs, cache = decoder.call_with_cache(x, cache, cache_update_index=0)
+    >>> tuple(outputs.shape), [tuple(layer_cache.shape) for layer_cache in cache]
+    ((2, 5, 8), [(2, 2, 2, 10, 4), (2, 2, 2, 10, 4)])
     """
 
     layer_class = DecoderLayer
@@ -208,6 +261,105 @@ class Decoder(TransformerStack):
             layer.build(inputs_shape, context_shape)
         self.final_norm.build(inputs_shape)
         self.built = True
+
+    def call(
+        self,
+        inputs,
+        context=None,
+        padding_mask=None,
+        context_padding_mask=None,
+        training=None,
+    ):
+        padding_mask, context_padding_mask = _padding_masks(
+            inputs, padding_mask, context, context_padding_mask
+        )
+        x = inputs
+        for layer in self.transformer_layers:
+            x = layer(
+                x,
+                context=context,
+                padding_mask=padding_mask,
+                context_padding_mask=context_padding_mask,
+                training=training,
+            )
+        return self.final_norm(x)
+
+    def call_with_cache(
+        self,
+        inputs,
+        cache,
+        cache_update_index,
+        context=None,
+        padding_mask=None,
+        context_padding_mask=None,
+        cross_attention_cache=None,
+    ):
+        """One cached decoding step through every layer.
+
+        Args:
+            inputs: `(B, T, D)` embeddings of the new target positions.
+            cache: tuple of `L` self-attention caches `(B, 2, K, S_max, H)`
+                (see `initial_cache`).
+            cache_update_index: scalar int, position of `inputs[:, 0]`.
+            context: `(B, S, D)` encoder output; not needed when
+                `cross_attention_cache` is given.
+            padding_mask: `(B, T)` boolean, True at real tokens of `inputs`.
+            context_padding_mask: `(B, S)` boolean, True at real source tokens.
+            cross_attention_cache: tuple of `L` `(B, 2, K, S, H)` from
+                `cross_attention_cache(context)`.
+
+        Returns:
+            `(outputs (B, T, D), cache)`, the cache a tuple of `L` updated
+            `(B, 2, K, S_max, H)`.
+        """
+        inputs, context = convert_inputs(self, inputs, context)
+        build_if_needed(self, inputs, context)
+        padding_mask, context_padding_mask = _padding_masks(
+            inputs, padding_mask, context, context_padding_mask
+        )
+        if cross_attention_cache is None:
+            cross_attention_cache = (None,) * self.num_layers
+        x, updated = inputs, []
+        for layer, layer_cache, layer_cross_cache in zip(
+            self.transformer_layers, cache, cross_attention_cache, strict=True
+        ):
+            x, layer_cache = layer.call_with_cache(
+                x,
+                layer_cache,
+                cache_update_index,
+                context=context,
+                padding_mask=padding_mask,
+                context_padding_mask=context_padding_mask,
+                cross_attention_cache=layer_cross_cache,
+            )
+            updated.append(layer_cache)
+        return self.final_norm(x), tuple(updated)  # L x (B, 2, K, S_max, H)
+
+    def attention_scores(
+        self, inputs, context=None, padding_mask=None, context_padding_mask=None
+    ):
+        """Attention probabilities of every layer, for `call`'s arguments.
+
+        Returns:
+            A list of `L` dicts (first layer first), each with
+            `"self_attention"` `(B, N, T, T)` and, with cross-attention,
+            `"cross_attention"` `(B, N, T, S)` float32 tensors.
+        """
+        inputs, context = convert_inputs(self, inputs, context)
+        build_if_needed(self, inputs, context)
+        padding_mask, context_padding_mask = _padding_masks(
+            inputs, padding_mask, context, context_padding_mask
+        )
+        arguments = {
+            "context": context,
+            "padding_mask": padding_mask,
+            "context_padding_mask": context_padding_mask,
+        }
+        scores, x = [], inputs
+        for layer in self.transformer_layers:
+            scores.append(layer.attention_scores(x, **arguments))
+            x = layer(x, **arguments, training=False)
+        return scores
 
     def initial_cache(self, batch_size, max_length, dtype=None):
         """A tuple of `L` zero caches `(B, 2, K, S_max, H)` for cached decoding."""
@@ -223,47 +375,3 @@ class Decoder(TransformerStack):
         return tuple(
             layer.compute_cross_attention_cache(context) for layer in self.transformer_layers
         )
-
-    def call(
-        self,
-        inputs,
-        context=None,
-        padding_mask=None,
-        context_padding_mask=None,
-        cache=None,
-        cache_update_index=None,
-        cross_attention_cache=None,
-        return_attention_scores=False,
-        training=None,
-    ):
-        if padding_mask is None:
-            padding_mask = masks.implicit_mask(inputs)
-        if context is not None and context_padding_mask is None:
-            context_padding_mask = masks.implicit_mask(context)
-        outputs, all_scores, new_caches = inputs, [], []
-        for index, layer in enumerate(self.transformer_layers):
-            results = layer(
-                outputs,
-                context=context,
-                padding_mask=padding_mask,
-                context_padding_mask=context_padding_mask,
-                self_attention_cache=None if cache is None else cache[index],
-                cache_update_index=cache_update_index,
-                cross_attention_cache=(
-                    None if cross_attention_cache is None else cross_attention_cache[index]
-                ),
-                return_attention_scores=return_attention_scores,
-                training=training,
-            )
-            outputs, rest = _split(results)
-            if return_attention_scores:
-                all_scores.append(rest.pop(0))
-            if cache is not None:
-                new_caches.append(rest.pop(0))
-        outputs = self.final_norm(outputs)
-        results = (outputs,)
-        if return_attention_scores:
-            results += (all_scores,)
-        if cache is not None:
-            results += (tuple(new_caches),)  # L x (B, 2, K, S_max, H)
-        return results[0] if len(results) == 1 else results

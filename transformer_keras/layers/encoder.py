@@ -1,11 +1,12 @@
 """Encoder layer and stack (section 3.1, left half of figure 1).
 
-Legend: B batch, T length, D model width.
+Legend: B batch, T length, N heads, L layers, D model width.
 """
 
 import keras
 
 from transformer_keras.layers import masks
+from transformer_keras.layers.method_inputs import build_if_needed, convert_inputs
 from transformer_keras.layers.stack import TransformerStack
 from transformer_keras.layers.transformer_layer import TransformerLayer
 
@@ -25,17 +26,19 @@ class EncoderLayer(TransformerLayer):
         padding_mask: `(B, T)` boolean, True at real tokens. Defaults to the
             Keras mask of `inputs`.
         attention_mask: `(B, T, T)` boolean, True = may attend.
-        return_attention_scores: also return the `(B, N, T, T)` probabilities.
         training: enables dropout.
 
     Returns:
-        `(B, T, D)`, or `(outputs, scores)`.
+        `(B, T, D)`.
 
     Example:
     >>> import numpy as np
     >>> layer = EncoderLayer(hidden_dim=8, num_heads=2, intermediate_dim=16)
-    >>> tuple(layer(np.random.rand(2, 5, 8).astype("float32")).shape)
+    >>> x = np.random.rand(2, 5, 8).astype("float32")
+    >>> tuple(layer(x).shape)
     (2, 5, 8)
+    >>> tuple(layer.attention_scores(x).shape)  # (B, N, T, T)
+    (2, 2, 5, 5)
     """
 
     def __init__(self, hidden_dim, num_heads, intermediate_dim, **kwargs):
@@ -50,26 +53,27 @@ class EncoderLayer(TransformerLayer):
         self.feedforward_block.build(inputs_shape)
         self.built = True
 
-    def call(
-        self,
-        inputs,
-        padding_mask=None,
-        attention_mask=None,
-        return_attention_scores=False,
-        training=None,
-    ):
+    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
         if padding_mask is None:
             padding_mask = masks.implicit_mask(inputs)
-        results = self.self_attention_block(
-            inputs,
-            padding_mask=padding_mask,
-            attention_mask=attention_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
+        x = self.self_attention_block(
+            inputs, padding_mask=padding_mask, attention_mask=attention_mask, training=training
         )
-        outputs, scores = results if return_attention_scores else (results, None)
-        outputs = self.feedforward_block(outputs, training=training)
-        return (outputs, scores) if return_attention_scores else outputs
+        return self.feedforward_block(x, training=training)
+
+    def attention_scores(self, inputs, padding_mask=None, attention_mask=None):
+        """Self-attention probabilities of `call` with the same arguments.
+
+        Returns:
+            `(B, N, T, T)` float32.
+        """
+        (inputs,) = convert_inputs(self, inputs)
+        build_if_needed(self, inputs)
+        if padding_mask is None:
+            padding_mask = masks.implicit_mask(inputs)
+        return self.self_attention_block.attention_scores(
+            inputs, padding_mask=padding_mask, attention_mask=attention_mask
+        )
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -85,42 +89,51 @@ class Encoder(TransformerStack):
         inputs: `(B, T, D)` embedded tokens.
         padding_mask: `(B, T)` boolean, True at real tokens.
         attention_mask: `(B, T, T)` boolean.
-        return_attention_scores: also return a list of per-layer scores.
         training: enables dropout.
 
     Returns:
-        `(B, T, D)`, or `(outputs, [scores per layer])`.
+        `(B, T, D)`.
 
     Example:
     >>> import numpy as np
     >>> encoder = Encoder(num_layers=2, hidden_dim=8, num_heads=2, intermediate_dim=16)
-    >>> tuple(encoder(np.random.rand(2, 5, 8).astype("float32")).shape)
+    >>> x = np.random.rand(2, 5, 8).astype("float32")
+    >>> tuple(encoder(x).shape)
     (2, 5, 8)
+    >>> [tuple(scores.shape) for scores in encoder.attention_scores(x)]  # L x (B, N, T, T)
+    [(2, 2, 5, 5), (2, 2, 5, 5)]
     """
 
     layer_class = EncoderLayer
 
-    def call(
-        self,
-        inputs,
-        padding_mask=None,
-        attention_mask=None,
-        return_attention_scores=False,
-        training=None,
-    ):
+    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
         if padding_mask is None:
             padding_mask = masks.implicit_mask(inputs)
-        outputs, all_scores = inputs, []
+        x = inputs
         for layer in self.transformer_layers:
-            outputs = layer(
-                outputs,
-                padding_mask=padding_mask,
-                attention_mask=attention_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
+            x = layer(
+                x, padding_mask=padding_mask, attention_mask=attention_mask, training=training
             )
-            if return_attention_scores:
-                outputs, scores = outputs
-                all_scores.append(scores)
-        outputs = self.final_norm(outputs)
-        return (outputs, all_scores) if return_attention_scores else outputs
+        return self.final_norm(x)
+
+    def attention_scores(self, inputs, padding_mask=None, attention_mask=None):
+        """Self-attention probabilities of every layer, for `call`'s arguments.
+
+        Returns:
+            A list of `L` float32 tensors `(B, N, T, T)`, first layer first.
+        """
+        (inputs,) = convert_inputs(self, inputs)
+        build_if_needed(self, inputs)
+        if padding_mask is None:
+            padding_mask = masks.implicit_mask(inputs)
+        scores, x = [], inputs
+        for layer in self.transformer_layers:
+            scores.append(
+                layer.attention_scores(
+                    x, padding_mask=padding_mask, attention_mask=attention_mask
+                )
+            )
+            x = layer(
+                x, padding_mask=padding_mask, attention_mask=attention_mask, training=False
+            )
+        return scores

@@ -32,6 +32,11 @@ def implicit_mask(tensor):
     return None if tensor is None else _get_keras_mask(tensor)
 
 
+def set_implicit_mask(tensor, mask):
+    """Attaches `mask` to `tensor` as its Keras mask (what `implicit_mask` reads)."""
+    _set_keras_mask(tensor, mask)
+
+
 def consume_implicit_mask(tensor):
     """Reads and detaches the Keras mask of `tensor` (as Keras' own attention does).
 

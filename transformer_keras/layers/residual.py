@@ -15,7 +15,10 @@ class ResidualBlock(keras.layers.Layer):
 
     Subclasses create their sub-layer in `__init__`, build it in `build` and
     call `self.residual(inputs, sublayer_fn, training)` in `call`; the norm,
-    the dropout and the order of the two live only here.
+    the dropout and the order of the two live only here. A sub-layer that
+    returns more than its outputs (a cached attention step returns the updated
+    cache too) uses the two halves of `residual` around it:
+    `self.add_residual(inputs, sublayer(self.sublayer_inputs(inputs)))`.
 
     Args:
         dropout: residual dropout rate, in [0, 1).
@@ -57,9 +60,17 @@ class ResidualBlock(keras.layers.Layer):
 
     def residual(self, inputs, sublayer, training=None):
         """Applies `sublayer` with the residual connection, norm and dropout."""
-        if self.normalize_first:
-            return inputs + self.dropout_layer(sublayer(self.norm(inputs)), training=training)
-        return self.norm(inputs + self.dropout_layer(sublayer(inputs), training=training))
+        outputs = sublayer(self.sublayer_inputs(inputs))
+        return self.add_residual(inputs, outputs, training=training)
+
+    def sublayer_inputs(self, inputs):
+        """What the sub-layer reads: `LayerNorm(x)` with pre-LN, `x` with post-LN."""
+        return self.norm(inputs) if self.normalize_first else inputs
+
+    def add_residual(self, inputs, sublayer_outputs, training=None):
+        """`x + Dropout(outputs)`, then `LayerNorm` with post-LN."""
+        outputs = inputs + self.dropout_layer(sublayer_outputs, training=training)
+        return outputs if self.normalize_first else self.norm(outputs)
 
     def call(self, inputs, training=None):
         return self.residual(inputs, lambda x: x, training=training)

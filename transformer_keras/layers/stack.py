@@ -44,10 +44,6 @@ class TransformerStack(keras.layers.Layer):
         self.final_norm.build(inputs_shape)
         self.built = True
 
-    def compute_output_spec(self, *args, **kwargs):
-        # Scores and caches add outputs: trace `call` instead of using one shape.
-        return keras.Operation.compute_output_spec(self, *args, **kwargs)
-
     def compute_output_shape(self, inputs_shape, *args, **kwargs):
         return inputs_shape
 

@@ -112,10 +112,6 @@ class TransformerLayer(keras.layers.Layer):
                 f"Received: inputs.shape={tuple(inputs_shape)}"
             )
 
-    def compute_output_spec(self, *args, **kwargs):
-        # Scores and caches add outputs: trace `call` instead of using one shape.
-        return keras.Operation.compute_output_spec(self, *args, **kwargs)
-
     def compute_output_shape(self, inputs_shape, *args, **kwargs):
         return inputs_shape
 

@@ -12,6 +12,7 @@ Legend: B batch, T length, S source length, L layers, D width, V vocabulary.
 import keras
 
 from transformer_keras.layers import Decoder, Encoder, TokenAndPositionEmbedding
+from transformer_keras.layers.method_inputs import build_if_needed, convert_inputs
 from transformer_keras.utils.validation import check_choice
 
 STACKS = ("encoder", "decoder")
@@ -46,14 +47,11 @@ class Backbone(keras.layers.Layer):
         padding_mask: `(B, T)` boolean; defaults to `token_ids != pad_id`.
         context: `(B, S, D)` encoder output (cross-attention).
         context_padding_mask: `(B, S)` boolean.
-        cache, cache_update_index, cross_attention_cache: cached decoding,
-            see `Decoder`. `token_ids` then hold the new tokens only.
-        return_attention_scores: also return the per-layer scores.
         training: enables dropout.
 
     Returns:
-        `(B, T, D)` hidden states, then the scores list when requested, then
-        the updated cache when one was given.
+        `(B, T, D)` hidden states. Cached decoding (`call_with_cache`) and the
+        attention probabilities (`attention_scores`) have their own methods.
 
     Example:
     >>> import numpy as np
@@ -61,6 +59,8 @@ class Backbone(keras.layers.Layer):
     ...                     intermediate_dim=16, max_sequence_length=10)
     >>> backbone(np.array([[5, 6, 7, 0]])).shape
     (1, 4, 8)
+    >>> [tuple(s.shape) for s in backbone.attention_scores(np.array([[5, 6, 7, 0]]))]
+    [(1, 2, 4, 4)]
     """
 
     def __init__(
@@ -164,34 +164,91 @@ class Backbone(keras.layers.Layer):
         padding_mask=None,
         context=None,
         context_padding_mask=None,
-        cache=None,
-        cache_update_index=None,
-        cross_attention_cache=None,
-        return_attention_scores=False,
         training=None,
     ):
-        if padding_mask is None and cache is None:
+        if padding_mask is None:
             padding_mask = self.padding_mask(token_ids)
-        start_index = 0 if cache_update_index is None else cache_update_index
-        hidden = self.embedding(token_ids, start_index=start_index, training=training)
-        if self.stack == "encoder":
-            return self.transformer(
-                hidden,
-                padding_mask=padding_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
-            )
+        hidden = self.embedding(token_ids, training=training)
         return self.transformer(
             hidden,
+            **self._stack_arguments(padding_mask, context, context_padding_mask),
+            training=training,
+        )
+
+    def call_with_cache(
+        self,
+        token_ids,
+        cache,
+        cache_update_index,
+        padding_mask=None,
+        context=None,
+        context_padding_mask=None,
+        cross_attention_cache=None,
+    ):
+        """One cached decoding step of a decoder backbone.
+
+        Args:
+            token_ids: `(B, T)` the new token ids only.
+            cache: `L` x `(B, 2, K, S_max, H)` from `initial_cache`.
+            cache_update_index: scalar int, position of `token_ids[:, 0]`.
+            padding_mask: `(B, T)` boolean for the new tokens; defaults to the
+                embedding's mask of `token_ids`.
+            context: `(B, S, D)` encoder output; not needed when
+                `cross_attention_cache` is given.
+            context_padding_mask: `(B, S)` boolean.
+            cross_attention_cache: `L` x `(B, 2, K, S, H)` from
+                `cross_attention_cache(context)`.
+
+        Returns:
+            `(hidden (B, T, D), cache)`, the cache updated at
+            `cache_update_index ..`.
+        """
+        if self.stack != "decoder":
+            raise ValueError(
+                f"Only a decoder backbone decodes with a cache. Received: stack={self.stack!r}"
+            )
+        token_ids, context = convert_inputs(self, token_ids, context)
+        build_if_needed(self, token_ids, context)
+        hidden = self.embedding(token_ids, start_index=cache_update_index, training=False)
+        return self.transformer.call_with_cache(
+            hidden,
+            cache,
+            cache_update_index,
             context=context,
             padding_mask=padding_mask,
             context_padding_mask=context_padding_mask,
-            cache=cache,
-            cache_update_index=cache_update_index,
             cross_attention_cache=cross_attention_cache,
-            return_attention_scores=return_attention_scores,
-            training=training,
         )
+
+    def attention_scores(
+        self, token_ids, padding_mask=None, context=None, context_padding_mask=None
+    ):
+        """Attention probabilities of every layer, for `call`'s arguments.
+
+        Returns:
+            A list of `L` entries, first layer first: `(B, N, T, T)` float32
+            tensors for an encoder; for a decoder, dicts with
+            `"self_attention"` `(B, N, T, T)` and, with cross-attention,
+            `"cross_attention"` `(B, N, T, S)`.
+        """
+        token_ids, context = convert_inputs(self, token_ids, context)
+        build_if_needed(self, token_ids, context)
+        if padding_mask is None:
+            padding_mask = self.padding_mask(token_ids)
+        hidden = self.embedding(token_ids, training=False)
+        return self.transformer.attention_scores(
+            hidden, **self._stack_arguments(padding_mask, context, context_padding_mask)
+        )
+
+    def _stack_arguments(self, padding_mask, context, context_padding_mask):
+        """The masks (and the context of a decoder) for the layer stack."""
+        if self.stack == "encoder":
+            return {"padding_mask": padding_mask}
+        return {
+            "padding_mask": padding_mask,
+            "context": context,
+            "context_padding_mask": context_padding_mask,
+        }
 
     def logits(self, hidden):
         """Tied output projection: `(B, T, D)` hidden states -> `(B, T, V)` logits."""

@@ -1,5 +1,8 @@
 """Encoder-only text classifier: token ids -> class logits.
 
+Over 400 lines: the classifier, its ensemble and their text entry points
+share one config and one export contract.
+
 `Backbone(stack="encoder")` (optionally with an n-gram convolution between its
 embedding and its stack) -> pooling over real tokens -> dropout -> dense head.
 `ClassifierEnsemble` averages the probabilities of several classifiers. The
@@ -236,26 +239,21 @@ class TransformerClassifier(Task):
         pooled = self.head_dropout(pooled, training=training)
         return self.head(pooled)  # (B, C)
 
-    def _encode(self, token_ids, padding_mask, training=None, return_attention_scores=False):
-        """`(B, T)` ids -> `(B, T, D)` states (and the scores): the backbone, with
-        the n-gram convolution between its embedding and its stack if any."""
+    def _encode(self, token_ids, padding_mask, training=None):
+        """`(B, T)` ids -> `(B, T, D)` states: the backbone, with the n-gram
+        convolution between its embedding and its stack if any."""
         if self.conv is None:
-            return self.backbone(
-                token_ids,
-                padding_mask=padding_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
-            )
+            return self.backbone(token_ids, padding_mask=padding_mask, training=training)
+        hidden = self._convolved_embeddings(token_ids, padding_mask, training=training)
+        return self.backbone.transformer(hidden, padding_mask=padding_mask, training=training)
+
+    def _convolved_embeddings(self, token_ids, padding_mask, training=None):
+        """`(B, T)` ids -> `(B, T, D)` embeddings plus their n-gram convolution."""
         embeddings = self.backbone.embedding(token_ids, training=training)  # (B, T, D)
         real = ops.cast(padding_mask, embeddings.dtype)[:, :, None]  # (B, T, 1)
         embeddings = embeddings * real
         local = self.conv_dropout(self.conv(embeddings), training=training)  # (B, T, D)
-        return self.backbone.transformer(
-            embeddings + local,
-            padding_mask=padding_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
+        return embeddings + local
 
     def _ids_and_mask(self, inputs):
         """`(B, T)` token ids and `(B, T)` boolean padding mask of the inputs."""
@@ -387,8 +385,10 @@ class TransformerClassifier(Task):
             inputs: token ids `(B, T)` or the dict accepted by `call`.
         """
         token_ids, padding_mask = self._ids_and_mask(inputs)
-        _, scores = self._encode(token_ids, padding_mask, return_attention_scores=True)
-        return scores
+        if self.conv is None:
+            return self.backbone.attention_scores(token_ids, padding_mask=padding_mask)
+        hidden = self._convolved_embeddings(token_ids, padding_mask, training=False)
+        return self.backbone.transformer.attention_scores(hidden, padding_mask=padding_mask)
 
     def preprocess(self, texts):
         """Strings `(B,)` -> `(B, max_sequence_length)` int32 token ids.
@@ -398,7 +398,7 @@ class TransformerClassifier(Task):
         `pooling="cls"` each sequence starts with the start token. Runs inside
         `tf.data` and inside exported graphs (TensorFlow ops).
         """
-        import tensorflow as tf
+        from transformer_keras.text.utf8 import valid_utf8
 
         if self.tokenizer is None:
             raise ValueError(
@@ -411,13 +411,7 @@ class TransformerClassifier(Task):
                 f"{self.vocabulary_size}. Received: tokenizer.vocabulary_size="
                 f"{self.tokenizer.vocabulary_size}"
             )
-        texts = tf.strings.unicode_transcode(
-            tf.convert_to_tensor(texts, tf.string),
-            "UTF-8",
-            "UTF-8",
-            errors="replace",
-            replace_control_characters=False,
-        )
+        texts = valid_utf8(texts)
         return self.tokenizer.encode(
             texts,
             sequence_length=self.max_sequence_length,
@@ -463,9 +457,9 @@ class TransformerClassifier(Task):
         `keras.callbacks.SwapEMAWeights(swap_on_epoch=True)` first in the
         callbacks to validate and checkpoint the averaged weights.
 
-        XLA is off by default: on CPU with length-bucketed batches it compiled
-        once per batch shape (minutes) and then ran no faster (measured on
-        SST-2, small preset). Pass `jit_compile=True` (or `"auto"`) on GPU."""
+        XLA is off by default: length-bucketed batches have many shapes, and
+        XLA compiles once per shape, which on a CPU costs more than it gains.
+        Pass `jit_compile=True` (or `"auto"`) on a GPU."""
         self._default_total_steps = total_steps
         self._default_learning_rate = learning_rate
         self._default_weight_decay = weight_decay
@@ -477,7 +471,8 @@ class TransformerClassifier(Task):
     def default_optimizer(self):
         from transformer_keras.optimization import adamw, warmup_cosine
 
-        total_steps = self._default_total_steps or 10_000
+        # At least one warmup step and one of decay (a run of one batch).
+        total_steps = max(self._default_total_steps or 10_000, 2)
         schedule = warmup_cosine(
             self._default_learning_rate,
             warmup_steps=max(1, total_steps // 10),

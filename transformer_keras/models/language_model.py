@@ -1,5 +1,9 @@
 """Decoder-only language model (GPT-style) with cached, compiled generation.
 
+Over 400 lines: `generate` and `score` take text, ids, settings and
+backends, and each entry point documents its contract here; the loop itself
+is `generation/decode.py`.
+
 `Backbone(stack="decoder", cross_attention=False)` -> final norm -> output
 projection (tied to the token embedding by default). Training is plain
 `model.fit` on `(inputs, targets)` windows shifted by one token
@@ -193,23 +197,9 @@ class TransformerLM(Task):
         self.built = True
 
     def call(self, inputs, training=None):
-        return self._forward(inputs, training=training)
-
-    def _forward(self, inputs, training=None, return_attention_scores=False):
-        padding_mask = None
-        if isinstance(inputs, dict):
-            padding_mask = inputs.get("padding_mask")
-            inputs = inputs["token_ids"]
-        results = self.backbone(
-            inputs,
-            padding_mask=padding_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
-        if not return_attention_scores:
-            return self.logits(results)
-        hidden, scores = results
-        return self.logits(hidden), scores
+        token_ids, padding_mask = _ids_and_mask(inputs)
+        hidden = self.backbone(token_ids, padding_mask=padding_mask, training=training)
+        return self.logits(hidden)
 
     def logits(self, hidden):
         """`(B, T, D)` final hidden states -> `(B, T, V)` float32 logits."""
@@ -235,9 +225,7 @@ class TransformerLM(Task):
         """
         if cache is None:
             return self(token_ids, training=False), None
-        hidden, cache = self.backbone(
-            token_ids, cache=cache, cache_update_index=cache_update_index, training=False
-        )
+        hidden, cache = self.backbone.call_with_cache(token_ids, cache, cache_update_index)
         return self.logits(hidden), cache
 
     def initial_cache(self, batch_size):
@@ -250,7 +238,8 @@ class TransformerLM(Task):
         Args:
             inputs: `(B, T)` token ids or the dict accepted by `call`.
         """
-        _, scores = self._forward(inputs, return_attention_scores=True)
+        token_ids, padding_mask = _ids_and_mask(inputs)
+        scores = self.backbone.attention_scores(token_ids, padding_mask=padding_mask)
         return [layer_scores["self_attention"] for layer_scores in scores]
 
     def compute_output_shape(self, inputs_shape):
@@ -271,13 +260,13 @@ class TransformerLM(Task):
         use_cache=True,
         jit_compile=True,
     ):
-        """The graph behind `generate` and the exported `generate` signature.
+        """The graph behind `generate` (TensorFlow) and the exported `generate` signature.
 
         Args:
             prompts: `tf.RaggedTensor` `(B, None)` of prompt ids; prompts
                 longer than the context keep their last tokens, empty ones
                 start from the tokenizer's start token
-                (`generation.decode.pack_prompts`).
+                (`generation.ragged.pack_prompts`).
             max_new_tokens, temperature, top_k, top_p, seed, stop_token_id:
                 scalar tensors (see `generate`; `stop_token_id=-1` is none).
             use_cache: Python bool; False recomputes the window at every step.
@@ -290,12 +279,8 @@ class TransformerLM(Task):
         """
         import tensorflow as tf
 
-        from transformer_keras.generation.decode import (
-            cache_length,
-            continuations,
-            decode,
-            pack_prompts,
-        )
+        from transformer_keras.generation.decode import cache_length, decode
+        from transformer_keras.generation.ragged import continuations, pack_prompts
         from transformer_keras.generation.sampling import sample
 
         start_id = None if self.tokenizer is None else self.tokenizer.start_id
@@ -383,10 +368,13 @@ class TransformerLM(Task):
 
         The prompts of a batch may differ in length. The first tokens are
         prefilled in one pass, then one token per step is decoded from the KV
-        cache inside one compiled `tf.while_loop` (TensorFlow backend).
-        Prompts longer than the context keep their last `C` tokens; past the
-        context, generation slides: the last `C // 2` tokens are re-prefilled
-        and decoding goes on (see `generation.decode`).
+        cache inside one compiled loop (`generation.decode`, written with
+        `keras.ops`): on TensorFlow a traced `tf.function` whose loop XLA
+        compiles, on JAX the same loop under `jax.jit` (prompts packed on the
+        host; text prompts and outputs still need TensorFlow for the
+        tokenizer). Prompts longer than the context keep their last `C`
+        tokens; past the context, generation slides: the last `C // 2` tokens
+        are re-prefilled and decoding goes on (see `generation.decode`).
 
         Args:
             prompts: a string or list of strings (needs a tokenizer), or a
@@ -397,7 +385,8 @@ class TransformerLM(Task):
                 `softmax(logits / temperature)`.
             top_k: keep the `k` most likely tokens; `None` or 0 is off.
             top_p: nucleus sampling in (0, 1]; `None` or 1 is off.
-            seed: int; the same seed (and settings) gives the same output.
+            seed: int; the same seed (and settings) gives the same output on
+                one backend (TensorFlow and JAX draw different numbers).
                 `None` draws a random seed.
             stop_token: a token id; a row stops after producing it (it is not
                 part of the returned continuation). `None` never stops early.
@@ -407,7 +396,8 @@ class TransformerLM(Task):
                 default: the cache is then updated in place). The first call
                 for a new batch size or padded length compiles (seconds);
                 `False` runs TensorFlow's kernels, slower per step at long
-                outputs and large batches, with no compilation.
+                outputs and large batches, with no compilation. JAX always
+                compiles (the argument is ignored there).
 
         Returns:
             The continuations, without the prompt: a string per string prompt
@@ -417,8 +407,6 @@ class TransformerLM(Task):
         Raises:
             ValueError: for a bad argument, naming it.
         """
-        import tensorflow as tf
-
         from transformer_keras.generation import prompts as arguments
         from transformer_keras.generation.sampling import check_sampling_settings
 
@@ -429,9 +417,26 @@ class TransformerLM(Task):
         if stop_token is not None:
             arguments.check_token_id("stop_token", stop_token, self.vocabulary_size)
         seed = arguments.resolve_seed(seed)
-        tokenize = None if self.tokenizer is None else self.tokenize
-        single, as_text, ids = arguments.batch_prompts(prompts, self.vocabulary_size, tokenize)
         stop_token_id = -1 if stop_token is None else int(stop_token)
+        settings = (max_new_tokens, temperature, top_k, top_p, seed, stop_token_id)
+        if keras.backend.backend() == "tensorflow":
+            return self._generate_with_tensorflow(prompts, settings, use_cache, jit_compile)
+        if keras.backend.backend() == "jax":
+            return self._generate_with_jax(prompts, settings, use_cache)
+        raise ValueError(
+            "`generate` runs on the tensorflow and jax backends. "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+
+    def _generate_with_tensorflow(self, prompts, settings, use_cache, jit_compile):
+        """Ragged prompts into the traced `generate_function`, ragged ids out."""
+        import tensorflow as tf
+
+        from transformer_keras.generation.prompts import batch_prompts
+
+        tokenize = None if self.tokenizer is None else self.tokenize
+        single, as_text, ids = batch_prompts(prompts, self.vocabulary_size, tokenize)
+        max_new_tokens, temperature, top_k, top_p, seed, stop_token_id = settings
         new_ids = self.generate_function(use_cache, jit_compile)(
             ids,
             tf.constant(max_new_tokens, tf.int32),
@@ -446,6 +451,128 @@ class TransformerLM(Task):
         else:
             outputs = new_ids.to_list()
         return outputs[0] if single else outputs
+
+    def _generate_with_jax(self, prompts, settings, use_cache):
+        """Prompts packed on the host, the decode loop under `jax.jit`, lists out.
+
+        The prompts are padded to the buffer's width on the host, so the
+        compiled program depends only on the batch size, the buffer's width
+        (a power of two), the cache's size and the prefill's width.
+        """
+        import numpy as np
+
+        from transformer_keras.generation import prompts as arguments
+        from transformer_keras.generation.decode import (
+            cache_length,
+            padded_length,
+            prefill_width,
+        )
+
+        max_new_tokens, temperature, top_k, top_p, seed, stop_token_id = settings
+        single, as_text, batch = arguments.check_prompts(
+            prompts, self.vocabulary_size, self.tokenizer is not None
+        )
+        rows = self.tokenize(batch).to_list() if as_text else batch
+        start_id = None if self.tokenizer is None else self.tokenizer.start_id
+        ids, lengths = arguments.pack_prompt_rows(
+            rows, self.max_sequence_length, start_id, self.pad_id
+        )  # (B, P), (B,)
+        longest = ids.shape[1]
+        buffer_length = padded_length(longest + max_new_tokens)
+        cache_size, prefill = 0, 0
+        if use_cache:
+            cache_size = cache_length(
+                longest, max_new_tokens, self.max_sequence_length, padded=True
+            )
+            prefill = prefill_width(int(lengths.min()), cache_size)
+        token_ids = np.full((len(rows), buffer_length), self.pad_id, "int32")  # (B, L)
+        token_ids[:, :longest] = ids
+        if not self.built:
+            self.build()
+        token_ids, new_lengths = self._jax_generate_function(use_cache)(
+            [variable.value for variable in self.variables],
+            token_ids,
+            lengths,
+            np.int32(max_new_tokens),
+            np.float32(temperature),
+            np.int32(top_k),
+            np.float32(top_p),
+            np.int32(seed),
+            np.int32(stop_token_id),
+            buffer_length=buffer_length,
+            cache_size=cache_size,
+            prefill=prefill,
+        )  # (B, L), (B,)
+        new_ids = arguments.continuation_rows(
+            np.asarray(token_ids), lengths, np.asarray(new_lengths), stop_token_id
+        )
+        if as_text:
+            import tensorflow as tf
+
+            texts = self.detokenize(tf.ragged.constant(new_ids, tf.int32, inner_shape=()))
+            outputs = [text.decode("utf-8") for text in texts.numpy()]
+        else:
+            outputs = new_ids
+        return outputs[0] if single else outputs
+
+    def _jax_generate_function(self, use_cache):
+        """`jax.jit` of the decode loop, stateless: the variables' values are arguments.
+
+        Compiled once per batch size and static size (`buffer_length`,
+        `cache_size`, `prefill`); every sampling setting, budget and seed is a
+        traced argument.
+        """
+        key = ("jax", use_cache)
+        if key not in self._generate_functions:
+            import jax
+
+            from transformer_keras.generation.decode import decode
+            from transformer_keras.generation.sampling import sample
+
+            variables = self.variables
+
+            def generate_ids(
+                values,
+                token_ids,
+                lengths,
+                max_new_tokens,
+                temperature,
+                top_k,
+                top_p,
+                seed,
+                stop_token_id,
+                buffer_length,
+                cache_size,
+                prefill,
+            ):
+                with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+
+                    def sample_fn(logits, step):
+                        step_seed = ops.stack([seed, step])  # (2,)
+                        return sample(logits, temperature, top_k, top_p, step_seed)
+
+                    cache = None
+                    if use_cache:
+                        cache = self.backbone.initial_cache(token_ids.shape[0], cache_size)
+                    return decode(
+                        self.call_with_cache,
+                        sample_fn,
+                        token_ids,
+                        lengths,
+                        max_new_tokens,
+                        context_length=self.max_sequence_length,
+                        cache=cache,
+                        stop_token_id=stop_token_id,
+                        pad_id=self.pad_id,
+                        jit_compile=True,
+                        buffer_length=buffer_length,
+                        prefill=prefill,
+                    )  # (B, L), (B,)
+
+            self._generate_functions[key] = jax.jit(
+                generate_ids, static_argnames=("buffer_length", "cache_size", "prefill")
+            )
+        return self._generate_functions[key]
 
     # ---------------------------------------------------------------- scoring
     def score_ids(self, token_ids):
@@ -487,20 +614,14 @@ class TransformerLM(Task):
         Invalid UTF-8 bytes become U+FFFD first, so every tokenizer sees
         well-formed text (the same in Python and in the exported graph).
         """
-        import tensorflow as tf
+        from transformer_keras.text.utf8 import valid_utf8
 
         if self.tokenizer is None:
             raise ValueError(
                 "Text needs a model with a tokenizer; pass token ids instead. "
                 "Received: tokenizer=None"
             )
-        texts = tf.strings.unicode_transcode(
-            tf.convert_to_tensor(texts, tf.string),
-            "UTF-8",
-            "UTF-8",
-            errors="replace",
-            replace_control_characters=False,
-        )
+        texts = valid_utf8(texts)
         return self.tokenizer.tokenize(texts)  # (B, None)
 
     def detokenize(self, token_ids):
@@ -509,12 +630,9 @@ class TransformerLM(Task):
         Byte sequences that are not UTF-8 (a byte-level model may cut a
         character in two, or produce any bytes) become U+FFFD.
         """
-        import tensorflow as tf
+        from transformer_keras.text.utf8 import valid_utf8
 
-        texts = self.tokenizer.detokenize(token_ids)  # (B,)
-        return tf.strings.unicode_transcode(
-            texts, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
-        )
+        return valid_utf8(self.tokenizer.detokenize(token_ids))  # (B,)
 
     def _frame_nll(self, frames):
         """`(B*F, C+1)` frames -> `(B*F, C)` next-token NLL, `K` frames per model call.
@@ -606,3 +724,10 @@ class TransformerLM(Task):
         from transformer_keras.optimization.metrics import MaskedAccuracy, Perplexity
 
         return [Perplexity(pad_id=self.pad_id), MaskedAccuracy(pad_id=self.pad_id)]
+
+
+def _ids_and_mask(inputs):
+    """`(B, T)` token ids and the `(B, T)` padding mask of the inputs (or `None`)."""
+    if isinstance(inputs, dict):
+        return inputs["token_ids"], inputs.get("padding_mask")
+    return inputs, None

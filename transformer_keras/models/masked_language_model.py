@@ -220,16 +220,14 @@ class MaskedLanguageModel(Task):
     # ----------------------------------------------------------- text to batches
     def encode(self, texts):
         """Strings `(B,)` -> `(B, max_sequence_length)` int32 ids (padded, truncated)."""
-        import tensorflow as tf
+        from transformer_keras.text.utf8 import valid_utf8
 
         if self.tokenizer is None:
             raise ValueError(
                 "This model has no tokenizer; pass token ids, or build it with "
                 "`tokenizer=`. Received: tokenizer=None"
             )
-        texts = tf.strings.unicode_transcode(
-            tf.convert_to_tensor(texts, tf.string), "UTF-8", "UTF-8", errors="replace"
-        )
+        texts = valid_utf8(texts)
         return self.tokenizer.encode(texts, sequence_length=self.max_sequence_length)
 
     def mask(self, token_ids):

@@ -1,11 +1,16 @@
 """The encoder-decoder Transformer of "Attention Is All You Need" (figure 1).
 
+Over 400 lines: the model, its presets, its two tokenizers and its
+serialization are one config; search and translation live in
+`seq2seq_translation.py`.
+
 An encoder `Backbone` reads the source ids; a decoder `Backbone` with
 cross-attention reads the target ids shifted right (teacher forcing) and the
 encoder output; a projection turns its hidden states into next-token logits.
-For inference, `encode()` runs once per source and `decode()` runs the
-decoder over new target tokens with a self-attention KV cache and the cached
-cross-attention keys and values (`generation/` drives the loop).
+For inference, `encode()` runs once per source and `decode_with_cache()` runs
+the decoder over new target tokens with a self-attention KV cache and the
+cached cross-attention keys and values (`generation/` drives the loop);
+`decode()` runs it over whole target sequences.
 
 Legend: B batch, T target length, S source length, L layers, N heads,
 D width, V vocabulary.
@@ -282,50 +287,61 @@ class Transformer(TranslationMixin, Task):
         masks.consume_implicit_mask(context)  # the explicit mask travels instead
         return context, source_padding_mask
 
-    def decode(
-        self,
-        target_ids,
-        context=None,
-        source_padding_mask=None,
-        cache=None,
-        cache_update_index=None,
-        cross_attention_cache=None,
-        return_attention_scores=False,
-        training=None,
-    ):
-        """Next-token logits for `target_ids` given the encoded source.
+    def decode(self, target_ids, context, source_padding_mask=None, training=None):
+        """Next-token logits for all of `target_ids` given the encoded source.
 
         Args:
-            target_ids: `(B, T)` target ids (all of them, or with a `cache`
-                only the new ones).
-            context: `(B, S, D)` from `encode()`; optional when
-                `cross_attention_cache` is given.
+            target_ids: `(B, T)` target ids.
+            context: `(B, S, D)` from `encode()`.
             source_padding_mask: `(B, S)` from `encode()`.
-            cache: `L` x `(B, 2, K, T_max, H)` self-attention cache from
-                `initial_cache()`; needs `cache_update_index`.
-            cache_update_index: scalar int, position of `target_ids[:, 0]`.
-            cross_attention_cache: `L` x `(B, 2, K, S, H)` from
-                `cross_attention_cache(context)`.
-            return_attention_scores: also return the per-layer score dicts
-                (`"self_attention"` and `"cross_attention"`, `(B, N, T, S)`).
+            training: enables dropout.
 
         Returns:
-            `(B, T, V)` float32 logits, then the scores list when requested,
-            then the updated cache when one was given.
+            `(B, T, V)` float32 logits.
         """
-        results = self.decoder(
+        hidden = self.decoder(
             target_ids,
             context=context,
             context_padding_mask=source_padding_mask,
-            cache=cache,
-            cache_update_index=cache_update_index,
-            cross_attention_cache=cross_attention_cache,
-            return_attention_scores=return_attention_scores,
             training=training,
         )
-        hidden, *rest = results if isinstance(results, tuple) else (results,)
-        logits = self.logits(hidden)
-        return logits if not rest else (logits, *rest)
+        return self.logits(hidden)
+
+    def decode_with_cache(
+        self,
+        target_ids,
+        cache,
+        cache_update_index,
+        context=None,
+        source_padding_mask=None,
+        cross_attention_cache=None,
+    ):
+        """One cached decoding step: logits of the new `target_ids` only.
+
+        Args:
+            target_ids: `(B, T)` the new target ids.
+            cache: `L` x `(B, 2, K, T_max, H)` self-attention cache from
+                `initial_cache()`.
+            cache_update_index: scalar int, position of `target_ids[:, 0]`.
+            context: `(B, S, D)` from `encode()`; not needed when
+                `cross_attention_cache` is given.
+            source_padding_mask: `(B, S)` from `encode()`.
+            cross_attention_cache: `L` x `(B, 2, K, S, H)` from
+                `cross_attention_cache(context)`.
+
+        Returns:
+            `(logits (B, T, V) float32, cache)`, the cache updated at
+            `cache_update_index ..`.
+        """
+        hidden, cache = self.decoder.call_with_cache(
+            target_ids,
+            cache,
+            cache_update_index,
+            context=context,
+            context_padding_mask=source_padding_mask,
+            cross_attention_cache=cross_attention_cache,
+        )
+        return self.logits(hidden), cache
 
     def logits(self, hidden):
         """`(B, T, D)` decoder states -> `(B, T, V)` float32 logits."""
@@ -354,16 +370,43 @@ class Transformer(TranslationMixin, Task):
             A list of `num_decoder_layers` float32 tensors `(B, N, T, S)`.
         """
         context, source_padding_mask = self.encode(source_ids)
-        _, scores = self.decode(
-            target_ids, context, source_padding_mask, return_attention_scores=True
+        scores = self.decoder.attention_scores(
+            target_ids, context=context, context_padding_mask=source_padding_mask
         )
         return [layer_scores["cross_attention"] for layer_scores in scores]
 
     # -------------------------------------------------------------- compile
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        metrics="auto",
+        warmup_steps=4000,
+        learning_rate_scale=1.0,
+        **kwargs,
+    ):
+        """`Task.compile` with this model's defaults for every `"auto"`.
+
+        The default optimizer is the paper's (section 5.3): Adam (0.9, 0.98,
+        1e-9) on `TransformerSchedule(hidden_dim, warmup_steps,
+        learning_rate_scale)`; the default loss is cross-entropy with label
+        smoothing 0.1 over the real target tokens. A small corpus wants a
+        shorter warmup and a lower scale (the translator recipe: 400 and 0.35).
+        """
+        self._warmup_steps = warmup_steps
+        self._learning_rate_scale = learning_rate_scale
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
     def default_optimizer(self):
         from transformer_keras.optimization import TransformerSchedule, paper_adam
 
-        return paper_adam(TransformerSchedule(self.hidden_dim))
+        return paper_adam(
+            TransformerSchedule(
+                self.hidden_dim,
+                getattr(self, "_warmup_steps", 4000),
+                getattr(self, "_learning_rate_scale", 1.0),
+            )
+        )
 
     def default_loss(self):
         from transformer_keras.optimization import MaskedSparseCategoricalCrossentropy

@@ -4,18 +4,23 @@
 compiled graph: greedy decoding through the package's one cached decode loop
 for `beam_size == 1`, batched beam search otherwise), `greedy_search()`,
 `beam_search()`, `encode_source()` and `translate()`. The mixin relies on the
-model's `encode`, `decode`, `initial_cache`, `cross_attention_cache`, its
+model's `encode`, `decode_with_cache`, `initial_cache`, `cross_attention_cache`, its
 special ids, `max_sequence_length` and tokenizers.
+
+Translation runs on the TensorFlow backend only. Beam search keeps its beam
+size and length as tensors, so one traced graph (and the exported signature)
+serves every beam size, with loop variables whose shapes change between
+calls; `jax.jit` needs static shapes, so a JAX beam search would compile per
+beam size and length, and the exported translator would lose its one graph.
+Greedy search goes through the backend-neutral decode loop, but as a branch
+of that same graph. TensorFlow is imported where it is used: on JAX these
+methods raise a `ValueError` saying so, and the rest of the model runs.
 
 Legend: B batch, S source length, T target length, K beams, L layers,
 H head size.
 """
 
-import tensorflow as tf
-
-from transformer_keras.generation.beam_search import beam_search, expand_to_beams
-from transformer_keras.generation.decode import cache_length, decode
-from transformer_keras.generation.sampling import sample
+import keras
 
 # Largest beam accepted by `search`, `translate` and the exported signature.
 MAX_BEAM_SIZE = 16
@@ -34,8 +39,20 @@ def _check_search_settings(beam_size, max_length):
         )
 
 
+def _check_backend():
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "Translation (greedy and beam search) runs on the tensorflow backend: beam "
+            "search keeps its beam size and length as tensors of one traced graph. Save "
+            "the model as `.keras` and reload it under KERAS_BACKEND=tensorflow to "
+            f"translate. Received: backend={keras.backend.backend()!r}"
+        )
+
+
 def assert_search_settings(beam_size, max_length):
     """In-graph checks of `beam_size` and `max_length` (exported signatures)."""
+    import tensorflow as tf
+
     return [
         tf.debugging.assert_greater_equal(
             beam_size, 1, message=f"`beam_size` must be in [1, {MAX_BEAM_SIZE}]"
@@ -71,6 +88,9 @@ class TranslationMixin:
             `(B, T)` int32 ids without the start id, ending with `end_id`
             then padding (no end id when cut by `max_length`).
         """
+        import tensorflow as tf
+
+        _check_backend()
         if max_length is None:
             max_length = self.max_sequence_length
         _check_search_settings(beam_size, max_length)
@@ -95,6 +115,8 @@ class TranslationMixin:
         )
 
     def _search(self, source_ids, beam_size, max_length, alpha):
+        import tensorflow as tf
+
         with tf.control_dependencies(assert_search_settings(beam_size, max_length)):
             source_ids, beam_size, max_length = (
                 tf.identity(source_ids),
@@ -113,11 +135,11 @@ class TranslationMixin:
         """The cached decoder step `(token_ids, cache, index) -> (logits, cache)`."""
 
         def step_fn(token_ids, cache, cache_update_index):
-            return self.decode(
+            return self.decode_with_cache(
                 token_ids,
+                cache,
+                cache_update_index,
                 source_padding_mask=source_padding_mask,
-                cache=cache,
-                cache_update_index=cache_update_index,
                 cross_attention_cache=cross_attention_cache,
             )
 
@@ -134,6 +156,12 @@ class TranslationMixin:
         Returns:
             `(B, max_length)` int32 ids, padded after the end id.
         """
+        import tensorflow as tf
+
+        from transformer_keras.generation.decode import cache_length, decode
+        from transformer_keras.generation.sampling import sample
+
+        _check_backend()
         context, source_padding_mask = encoded or self.encode(source_ids)
         batch_size = tf.shape(source_ids)[0]
         step_fn = self._step_function(source_padding_mask, self.cross_attention_cache(context))
@@ -174,6 +202,11 @@ class TranslationMixin:
         Returns:
             `(tokens (B, max_length) int32, scores (B,) float32)`.
         """
+        import tensorflow as tf
+
+        from transformer_keras.generation.beam_search import beam_search, expand_to_beams
+
+        _check_backend()
         context, source_padding_mask = encoded or self.encode(source_ids)
         batch_size = tf.shape(source_ids)[0]
         cross_cache = expand_to_beams(self.cross_attention_cache(context), beam_size)
@@ -199,6 +232,8 @@ class TranslationMixin:
         Sources longer than `max_sequence_length` tokens (end included) are
         truncated to their first tokens; `S` is the longest row after that.
         """
+        import tensorflow as tf
+
         tokenizer = self._tokenizer("source_tokenizer")
         ids = tokenizer.encode(texts, self.max_sequence_length, add_end=True)
         longest = tf.reduce_max(tf.reduce_sum(tf.cast(ids != self.pad_id, tf.int32), axis=1))
@@ -207,8 +242,10 @@ class TranslationMixin:
     def translate(self, texts, beam_size=4, max_length=None, alpha=0.6):
         """Translates strings with beam search (TensorFlow backend).
 
-        Documented behaviours: a source without any token (the empty string)
-        gives an empty translation; a source longer than `max_sequence_length` tokens is
+        Documented behaviours: the translations are valid UTF-8 (a byte-level
+        target vocabulary may produce any bytes: invalid sequences become
+        U+FFFD); a source without any token (the empty string) gives an empty
+        translation; a source longer than `max_sequence_length` tokens is
         truncated; characters the source tokenizer never saw become its
         unknown token; `beam_size` outside `[1, MAX_BEAM_SIZE]` or
         `max_length <= 0` raise an error.
@@ -220,14 +257,49 @@ class TranslationMixin:
         Returns:
             A `tf.string` tensor `(B,)` (a scalar for a scalar input).
         """
+        import tensorflow as tf
+
+        from transformer_keras.text.utf8 import valid_utf8
+
+        _check_backend()
         texts = tf.convert_to_tensor(texts, tf.string)
         if texts.shape.rank == 0:
             return self.translate(texts[None], beam_size, max_length, alpha)[0]
         source_ids = self.encode_source(texts)
         tokens = self.search(source_ids, beam_size, max_length, alpha)
-        translations = self._tokenizer("target_tokenizer").detokenize(tokens)
+        translations = valid_utf8(self._tokenizer("target_tokenizer").detokenize(tokens))
         has_source = source_ids[:, 0] != self.end_id  # (B,) empty sources are [end]
         return tf.where(has_source, translations, "")
+
+    def translate_all(self, texts, beam_size=4, alpha=0.6, batch_size=64):
+        """Translates a list of strings, in batches of similar source lengths.
+
+        Each batch decodes at most `2 * longest source + 10` tokens (within the
+        context): the self-attention cache the beams reorder at every step is
+        then as short as the batch allows.
+
+        Args:
+            texts: a list of strings.
+            beam_size, alpha: see `search()`.
+            batch_size: sentences per batch.
+
+        Returns:
+            A list of strings.
+        """
+        texts = list(texts)
+        if not texts:
+            return []
+        lengths = self._tokenizer("source_tokenizer").tokenize(texts).row_lengths().numpy()
+        order = sorted(range(len(texts)), key=lambda index: lengths[index])
+        translations = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            indexes = order[start : start + batch_size]
+            longest = int(max(lengths[index] for index in indexes))
+            max_length = min(2 * longest + 10, self.max_sequence_length)
+            batch = self.translate([texts[i] for i in indexes], beam_size, max_length, alpha)
+            for index, text in zip(indexes, batch.numpy()):
+                translations[index] = text.decode("utf-8", errors="replace")
+        return translations
 
     def _tokenizer(self, name):
         tokenizer = getattr(self, name)

@@ -102,9 +102,8 @@ class Task(keras.Model):
         so every decoding step still reads four bytes per weight; generating
         one token at a time is bound by that read. A `"bfloat16"` copy reads
         two and holds half the memory; it is faster where bfloat16 products
-        are (on the 2-core development CPU, where XLA's bfloat16 products run
-        at its float32 rate, a base-size LM at batch 1 makes 269 new tokens per
-        second against 261 in float32). Logits stay float32. Export the copy to
+        are fast (on a CPU whose XLA multiplies bfloat16 at its float32 rate,
+        about as fast as float32). Logits stay float32. Export the copy to
         serve it (`export_language_model(model.with_dtype("bfloat16"), path)`).
 
         Args:

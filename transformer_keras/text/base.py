@@ -4,8 +4,10 @@ All tokenizers run as TensorFlow ops, so they work eagerly, inside
 `tf.data.Dataset.map` and inside a `tf.function` exported with
 `tf.saved_model.save` (TensorFlow backend only).
 
-Id layout shared by every tokenizer in this package (subclasses expose the ids
-by property; consumers never hard-code them except `pad_id == 0`):
+Every tokenizer exposes four special ids by property, and consumers read them
+there: `pad_id` (what `encode` pads with), `unknown_id`, `start_id` (put first
+by `encode(add_start=True)`) and `end_id` (put last by `encode(add_end=True)`).
+The tokenizers this package trains share one layout:
 
 | id | token     | meaning                                                |
 | -: | --------- | ------------------------------------------------------ |
@@ -13,6 +15,14 @@ by property; consumers never hard-code them except `pad_id == 0`):
 |  1 | `[UNK]`   | a character/word the vocabulary does not hold          |
 |  2 | `[START]` | start of sequence, added by `encode(add_start=True)`   |
 |  3 | `[END]`   | end of sequence, added by `encode(add_end=True)`       |
+
+Pretrained vocabularies keep their own ids (`text.pretrained`): BERT pads with 0
+but starts with `[CLS]` 101; Marian pads with its last id, which is also its
+decoder's start id; GPT-2 has one special token, `<|endoftext|>`, which is its
+start, end, pad and unknown id at once. The rules below hold for all of them:
+`detokenize` drops pad ids and a leading run of start (or pad) ids, and stops at
+the first end id after that run; when the start and end ids are one id, an id
+after the opening run ends the text.
 
 Legend: B batch, T length in tokens.
 """
@@ -151,8 +161,9 @@ class Tokenizer(keras.layers.Layer):
     def detokenize(self, ids):
         """Ids `(B, T)` dense or ragged (or `(T,)`) -> `tf.string` `(B,)` (or scalar).
 
-        Pad and start ids are dropped, decoding stops at the first end id, and
-        unknown ids (or ids outside the vocabulary) render as U+FFFD.
+        Pad and start ids are dropped, decoding stops at the first end id (see
+        the module docstring when start and end are one id), and unknown ids
+        (or ids outside the vocabulary) render as U+FFFD.
         """
         ids = _as_int_ids(ids)
         if ids.shape.rank == 1:
@@ -207,13 +218,23 @@ class Tokenizer(keras.layers.Layer):
     # --- Helpers ----------------------------------------------------------------------
 
     def _content_ids(self, ids):
-        """`(B, T)` ids -> `(B, None)` ragged ids before the first end, without pad/start."""
+        """`(B, T)` ids -> `(B, None)` ragged ids before the first end, without pad/start.
+
+        Ids outside the vocabulary become `unknown_id` after the special ids are
+        found, so that an unknown id equal to the end id (GPT-2) ends nothing.
+        """
         if isinstance(ids, tf.RaggedTensor):
             ids = ids.to_tensor(default_value=self.pad_id)  # (B, T)
+        is_end = ids == self.end_id
+        if self.start_id == self.end_id:
+            # The opening start ids (and any left padding among them) end nothing.
+            is_opening = (ids == self.start_id) | (ids == self.pad_id)
+            opening = tf.math.cumprod(tf.cast(is_opening, tf.int32), axis=1) == 1  # (B, T)
+            is_end = is_end & ~opening
+        ends_so_far = tf.cumsum(tf.cast(is_end, tf.int32), axis=1)
+        keep = (ends_so_far == 0) & (ids != self.pad_id) & (ids != self.start_id)
         in_vocabulary = (ids >= 0) & (ids < self.vocabulary_size)
         ids = tf.where(in_vocabulary, ids, self.unknown_id)
-        ends_so_far = tf.cumsum(tf.cast(ids == self.end_id, tf.int32), axis=1)
-        keep = (ends_so_far == 0) & (ids != self.pad_id) & (ids != self.start_id)
         return tf.ragged.boolean_mask(ids, keep)  # (B, None)
 
 

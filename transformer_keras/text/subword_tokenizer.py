@@ -30,6 +30,7 @@ from transformer_keras.text.base import (
     Tokenizer,
 )
 from transformer_keras.text.corpus import python_texts
+from transformer_keras.text.utf8 import valid_utf8
 from transformer_keras.utils.validation import check_choice, check_positive_int
 
 MODEL_TYPES = ("unigram", "bpe")
@@ -94,10 +95,7 @@ class SubwordTokenizer(Tokenizer):
             ) from None
         _check_special_ids(self._processor)
         self.proto = proto
-        self._sentencepiece = tensorflow_text.SentencepieceTokenizer(
-            model=proto, out_type=tf.int32
-        )
-        self._sentencepiece._model_resource = _SharedSentencepieceModel(proto)
+        self._sentencepiece = sentencepiece_op_tokenizer(proto, out_type=tf.int32)
 
     @classmethod
     def train(
@@ -187,7 +185,7 @@ class SubwordTokenizer(Tokenizer):
     # --- Tokenizer hooks ----------------------------------------------------------------
 
     def _tokenize(self, texts):
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = valid_utf8(texts)
         return self._sentencepiece.tokenize(texts)  # (B, None)
 
     def _detokenize(self, ids):
@@ -233,6 +231,21 @@ class SubwordTokenizer(Tokenizer):
             except binascii.Error:
                 pass  # not from `get_config`: a file path
         return cls(**{**config, "proto": proto})
+
+
+def sentencepiece_op_tokenizer(proto, out_type):
+    """tensorflow-text's `SentencepieceTokenizer` over a resource that outlives seeding.
+
+    Args:
+        proto: the serialized SentencePiece model (bytes).
+        out_type: `tf.int32` for ids, `tf.string` for pieces.
+
+    Returns:
+        A `tensorflow_text.SentencepieceTokenizer`.
+    """
+    tokenizer = tensorflow_text.SentencepieceTokenizer(model=proto, out_type=out_type)
+    tokenizer._model_resource = _SharedSentencepieceModel(proto)
+    return tokenizer
 
 
 class _SharedSentencepieceModel(tf.saved_model.experimental.TrackableResource):

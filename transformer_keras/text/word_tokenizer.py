@@ -11,6 +11,7 @@ from transformer_keras.text.base import (
     check_bool,
 )
 from transformer_keras.text.corpus import text_batches
+from transformer_keras.text.utf8 import valid_utf8
 from transformer_keras.utils.validation import check_positive_int
 
 _PAD_TOKEN, _UNKNOWN_TOKEN, _START_TOKEN, _END_TOKEN = SPECIAL_TOKENS
@@ -163,7 +164,7 @@ class WordTokenizer(Tokenizer):
 
 def _standardize(texts, lowercase, strip_punctuation):
     """`(B,)` texts -> `(B,)` valid UTF-8, lowercased and without punctuation."""
-    texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+    texts = valid_utf8(texts)
     texts = tf.strings.regex_replace(texts, _UNICODE_SPACE, " ")
     if lowercase:
         texts = tf.strings.lower(texts, encoding="utf-8")

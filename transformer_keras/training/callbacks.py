@@ -1,12 +1,16 @@
-"""Callbacks: the default set for a training run, text samples and BLEU at epoch end."""
+"""Callbacks: the default set for a training run, text samples, BLEU, a time limit."""
 
 import importlib.util
+import math
 import os
+import tempfile
+import time
 
 import keras
-import sacrebleu
 
-from transformer_keras.utils.validation import check_positive_int
+from transformer_keras.training.bleu import corpus_scores
+from transformer_keras.utils.atomic import atomic_file
+from transformer_keras.utils.validation import check_choice, check_positive_int
 
 
 def best_weights_path(output_dir):
@@ -22,6 +26,7 @@ def default_callbacks(
     tensorboard="auto",
     backup=True,
     checkpoint=True,
+    chief=True,
 ):
     """The callbacks every training run wants, all writing under `output_dir`.
 
@@ -34,6 +39,10 @@ def default_callbacks(
       `early_stopping_patience` is set.
     - `TensorBoard(output_dir/logs)`, which needs the `tensorboard` package
       (TensorFlow 2.21 no longer installs it).
+
+    On a worker other than the chief of a multi-worker job (`chief=False`)
+    nothing is written: the checkpoint only tracks the best value and there
+    is no TensorBoard log.
 
     Callbacks that add values to the logs, such as `BleuCallback`, must come
     before these in the `callbacks` list for `monitor` to see them.
@@ -48,7 +57,9 @@ def default_callbacks(
         tensorboard: add the TensorBoard callback: `True`, `False`, or
             `"auto"` (when the `tensorboard` package is installed).
         backup: add the BackupAndRestore callback.
-        checkpoint: add the ModelCheckpoint callback.
+        checkpoint: add the `BestWeightsCheckpoint` callback.
+        chief: whether this process writes files (see
+            `transformer_keras.training.distribute.is_chief`).
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -60,7 +71,7 @@ def default_callbacks(
     ['BackupAndRestore', 'TerminateOnNaN', 'BestWeightsCheckpoint']
     """
     if mode is None:
-        mode = "max" if monitor.endswith("bleu") else "auto"
+        mode = "max" if _higher_is_better(monitor) else "auto"
     if early_stopping_patience is not None:
         check_positive_int("early_stopping_patience", early_stopping_patience)
     tensorboard_installed = importlib.util.find_spec("tensorboard") is not None
@@ -85,11 +96,7 @@ def default_callbacks(
     if checkpoint:
         callbacks.append(
             BestWeightsCheckpoint(
-                best_weights_path(output_dir),
-                monitor=monitor,
-                mode=mode,
-                save_best_only=True,
-                save_weights_only=True,
+                best_weights_path(output_dir), monitor=monitor, mode=mode, write=chief
             )
         )
     if early_stopping_patience is not None:
@@ -101,34 +108,101 @@ def default_callbacks(
                 restore_best_weights=True,
             )
         )
-    if tensorboard is True or (tensorboard == "auto" and tensorboard_installed):
+    if chief and (tensorboard is True or (tensorboard == "auto" and tensorboard_installed)):
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "logs")))
     return callbacks
 
 
-class BestWeightsCheckpoint(keras.callbacks.ModelCheckpoint):
-    """`ModelCheckpoint(save_best_only=True)` for a value logged only on some epochs.
+class BestWeightsCheckpoint(keras.callbacks.Callback):
+    """Saves the model's weights whenever `monitor` improves, atomically.
 
-    A monitor such as `val_bleu` (from `BleuCallback(every_n_epochs=n)`) is
-    missing from the other epochs' logs; Keras' `ModelCheckpoint` would warn
-    on each of them. This one waits silently for the next epoch that logs it.
-    It takes the arguments of `keras.callbacks.ModelCheckpoint`.
+    The file is written under a temporary name and renamed into place
+    (`utils/atomic.py`), so a kill never leaves a partial file. A monitor
+    such as `val_bleu` (from `BleuCallback(every_n_epochs=n)`) is missing from
+    the other epochs' logs; those epochs are skipped silently. In a
+    multi-worker job every worker saves at the same epochs (reading the
+    variables may take collective operations, which every worker must run),
+    but only the chief keeps its file (`write=False` elsewhere: a temporary
+    file, deleted). The best value is part of the training state a resumed
+    run restores (`get_state`/`set_state`).
+
+    Args:
+        filepath: the `.weights.h5` file.
+        monitor: the logged value to watch.
+        mode: `"min"`, `"max"`, or `"auto"` (`"max"` for accuracies and
+            BLEU, `"min"` otherwise).
+        write: write the file (False on non-chief workers).
 
     Example:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "best.weights.h5")
-    >>> callback = BestWeightsCheckpoint(
-    ...     path, monitor="val_bleu", mode="max", save_best_only=True, save_weights_only=True
-    ... )
+    >>> callback = BestWeightsCheckpoint(path, monitor="val_bleu", mode="max")
     >>> callback.on_epoch_end(0, {"loss": 1.0})  # No val_bleu this epoch: no warning.
     >>> os.path.exists(path)
     False
     """
 
+    def __init__(self, filepath, monitor="val_loss", mode="auto", write=True):
+        super().__init__()
+        check_choice("mode", mode, ("min", "max", "auto"))
+        if mode == "auto":
+            mode = "max" if _higher_is_better(monitor) else "min"
+        self.filepath = str(filepath)
+        self.monitor = monitor
+        self.mode = mode
+        self.write = write
+        self.best = None
+
+    def _improves(self, value):
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self.monitor not in logs:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)) or not self._improves(value):
             return
-        super().on_epoch_end(epoch, logs)
+        self.best = float(value)
+        if self.write:
+            with atomic_file(self.filepath) as staging:
+                self.model.save_weights(staging)
+        else:
+            with tempfile.TemporaryDirectory(prefix="transformer_keras-worker-") as scratch:
+                self.model.save_weights(os.path.join(scratch, "best.weights.h5"))
+
+    def get_state(self):
+        return {"best": self.best}
+
+    def set_state(self, state):
+        self.best = state["best"]
+
+
+def _higher_is_better(monitor):
+    return any(word in monitor for word in ("acc", "bleu", "chrf"))
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Ends `fit` once `seconds` of training have passed (checked after every batch).
+
+    Example:
+    >>> callback = StopAfter(seconds=60)
+    >>> callback.seconds
+    60
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise ValueError(f"`seconds` must be positive. Received: seconds={seconds!r}")
+        self.seconds = seconds
+        self.deadline = None
+
+    def on_train_begin(self, logs=None):
+        self.deadline = time.monotonic() + self.seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() > self.deadline:
+            self.model.stop_training = True
 
 
 class TextSampleCallback(keras.callbacks.Callback):
@@ -162,7 +236,7 @@ class TextSampleCallback(keras.callbacks.Callback):
 
 
 class BleuCallback(keras.callbacks.Callback):
-    """Corpus BLEU (sacreBLEU) of `translate_fn(sources)`, logged as `val_bleu`.
+    """Corpus BLEU and chrF (sacreBLEU) of `translate_fn(sources)`: `val_bleu`, `val_chrf`.
 
     Put it before `ModelCheckpoint` / `EarlyStopping` to monitor `val_bleu`.
 
@@ -201,12 +275,16 @@ class BleuCallback(keras.callbacks.Callback):
         self.references = references
         self.every_n_epochs = every_n_epochs
 
+    def scores(self):
+        """`{"bleu", "chrf"}` of the current model on the sources, each in [0, 100]."""
+        return corpus_scores(list(self.translate_fn(self.sources)), self.references)
+
     def bleu(self):
         """The corpus BLEU of the current model on the sources, in [0, 100]."""
-        hypotheses = list(self.translate_fn(self.sources))
-        return sacrebleu.corpus_bleu(hypotheses, [self.references]).score
+        return self.scores()["bleu"]
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs or logs is None:
             return
-        logs["val_bleu"] = self.bleu()
+        scores = self.scores()
+        logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]

@@ -2,9 +2,12 @@
 
 Run the same call again after the process died (SIGKILL, preemption, power
 loss) and training continues from the last saved state at the same epoch and
-step, with the same optimizer state and the same next batch, so that with
-fixed seeds (and no dropout, whose random state is not saved) it ends with the
-weights of an uninterrupted run.
+step, with the same optimizer state, the same dropout seeds, the same next
+batch and the same callback states (early stopping's patience and best
+weights, the best checkpoint's value, ...), so that with fixed seeds it ends
+with the weights of an uninterrupted run. A run killed after its training
+loop ended (its last epoch, or early stopping) only runs the callbacks' end
+of training (early stopping's restore of the best weights) again.
 
 How: the batches of all epochs form one stream, `make_batches().repeat()`.
 With a seeded `shuffle(..., seed=SEED, reshuffle_each_iteration=True)` the
@@ -15,8 +18,13 @@ a restarted run rebuilds the same stream and skips the
 `epoch * steps_per_epoch + step` batches already trained on (it reads and
 drops them: their preprocessing runs again, their training does not). An
 epoch interrupted half-way is finished by a first `fit` over its remaining
-steps, the later epochs by a second one on a second new stream.
+steps, the later epochs by a second one on a second new stream. The callbacks
+see both as one training run: they are called through `_OneRun`, which
+passes on the first `on_train_begin` only (then restores their saved states)
+and one `on_train_end`, when the run is over.
 """
+
+import contextlib
 
 import keras
 
@@ -25,6 +33,8 @@ from transformer_keras.training.backup import (
     delete_training_state,
     latest_state,
     load_training_state,
+    restore_callback_states,
+    restore_metric_sums,
 )
 from transformer_keras.training.distribute import is_chief, multi_worker_fit
 
@@ -95,36 +105,109 @@ def fit_resumable(
     """
     _check_epochs(epochs)
     steps_per_epoch = _steps_per_epoch(make_batches, steps_per_epoch)
-    progress = load_training_state(model, backup_dir) or {"epoch": 0, "step": 0}
+    with _scope(strategy):  # Optimizer variables made while loading are distributed too.
+        progress = load_training_state(model, backup_dir) or {"epoch": 0, "step": 0}
     epoch, step = progress["epoch"], progress["step"]
     if step >= steps_per_epoch:  # Saved on an epoch's last step.
         epoch, step = epoch + 1, 0
-    if epoch or step:
+    over = progress.get("status") is not None or epoch >= epochs
+    if epoch or step or over:
+        where = "after its training loop" if over else f"epoch {epoch + 1}, step {step}"
         print(
-            f"Resuming from the state in '{latest_state(backup_dir)}': epoch {epoch + 1}, "
-            f"step {step} of {steps_per_epoch}.",
+            f"Resuming from the state in '{latest_state(backup_dir)}': {where}"
+            + ("." if over else f" of {steps_per_epoch}."),
             flush=True,
         )
-    backup = TrainingStateBackup(backup_dir, save_freq=save_freq, strategy=strategy)
+    backup = TrainingStateBackup(
+        backup_dir, save_freq=save_freq, strategy=strategy, callbacks=callbacks, epochs=epochs
+    )
     backup.start = (epoch, step)
+    run = _OneRun(
+        [*callbacks, backup], model, backup_dir, resumed=bool(epoch or step or over), step=step
+    )
     history = keras.callbacks.History()
     history.set_model(model)
     history.on_train_begin()
     fit_kwargs = dict(
-        callbacks=[backup, *callbacks],
+        callbacks=[run],
         validation_data=validation_data,
         verbose=verbose,
         shuffle=False,  # `make_batches` shuffles (with its seed); Keras cannot.
     )
     with multi_worker_fit(model, strategy, lambda: next(iter(make_batches()))):
-        _fit_epochs(
-            model, make_batches, epochs, steps_per_epoch, epoch, step, history, fit_kwargs
-        )
+        if not over:
+            _fit_epochs(
+                model, make_batches, epochs, steps_per_epoch, epoch, step, history, fit_kwargs
+            )
+        run.end()
     if backup.non_finite is not None:
         raise NonFiniteLossError(_non_finite_message(backup, backup_dir, steps_per_epoch))
     if delete_state_when_done and is_chief(strategy):
         delete_training_state(backup_dir)
     return history
+
+
+class _OneRun(keras.callbacks.CallbackList):
+    """The run's callbacks, called as if the fits of a resumed run were one.
+
+    `on_train_begin` reaches them once (the first fit's); then, in a resumed
+    process, their saved states are restored (and, mid-epoch, the metric sums
+    after Keras resets the metrics at the epoch's start). `on_train_end`
+    reaches them once, from `end()` when the run is over: early stopping then
+    restores its best weights once, at the end, as in an uninterrupted run.
+
+    Keras gives each callback list its own copy of an epoch's logs; what the
+    run's callbacks add to them (`val_bleu`) is copied back to `fit`'s logs
+    (`_LogsBack`, the last of the list), for its progress bar and `History`.
+    """
+
+    def __init__(self, callbacks, model, backup_dir, resumed, step):
+        self.logs_back = _LogsBack()
+        super().__init__([*callbacks, self.logs_back], model=model)
+        self.backup_dir = backup_dir
+        self.resumed = resumed
+        self.restore_metrics = resumed and step > 0
+        self.begun = False
+        self.ended = False
+
+    def on_train_begin(self, logs=None):
+        if self.begun:
+            return
+        self.begun = True
+        super().on_train_begin(logs)
+        if self.resumed:
+            restore_callback_states(self.callbacks, self.backup_dir)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        if self.restore_metrics:  # Keras reset them just before this call.
+            self.restore_metrics = False
+            restore_metric_sums(self.model, self.backup_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs_back.target = logs
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        """Ignored: a fit may be the first of two; see `end`."""
+
+    def end(self, logs=None):
+        """Ends the run for the callbacks (once), after its last fit."""
+        if self.ended:
+            return
+        self.on_train_begin()  # A run resumed after its loop ended never began.
+        self.ended = True
+        super().on_train_end(logs)
+
+
+class _LogsBack(keras.callbacks.Callback):
+    """Copies the epoch's logs, as the callbacks before it left them, into `target`."""
+
+    target = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.target is not None and logs is not None:
+            self.target.update(logs)
 
 
 def _fit_epochs(model, make_batches, epochs, steps_per_epoch, epoch, step, history, fit_kwargs):
@@ -150,6 +233,10 @@ def _fit_epochs(model, make_batches, epochs, steps_per_epoch, epoch, step, histo
             **fit_kwargs,
         )
         _merge(history, run)
+
+
+def _scope(strategy):
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def _check_epochs(epochs):

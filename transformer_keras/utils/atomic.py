@@ -111,10 +111,10 @@ def atomic_directory(path):
 
 @contextlib.contextmanager
 def atomic_file(path):
-    """Yields a temporary file path (same suffix as `path`) that becomes `path` on success.
+    """Yields a temporary file path (same suffixes as `path`) that becomes `path` on success.
 
-    The temporary name keeps the suffix because some writers insist on it
-    (`model.save` needs `.keras`).
+    The temporary name keeps the suffixes because some writers insist on them
+    (`model.save` needs `.keras`, `save_weights` needs `.weights.h5`).
 
     Args:
         path: the final file; its parent is created if needed.
@@ -136,7 +136,7 @@ def atomic_file(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     descriptor, staging = tempfile.mkstemp(
-        prefix=_temporary_prefix(path, "tmp"), suffix=path.suffix, dir=path.parent
+        prefix=_temporary_prefix(path, "tmp"), suffix="".join(path.suffixes), dir=path.parent
     )
     os.close(descriptor)
     staging = Path(staging)
