@@ -150,37 +150,6 @@ def test_demo_with_a_data_file(tmp_path, capsys):
     assert all(line.split()[0] in LABEL_NAMES for line in predictions)
 
 
-@pytest.mark.slow
-def test_interrupted_training_resumes(tmp_path):
-    """A second run after a crash starts at the epoch after the last one completed."""
-    texts, labels = generate_sentiment_examples(64, seed=0)
-    data = from_texts(texts, labels, LABEL_NAMES)
-
-    class Crash(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 2:
-                raise RuntimeError("simulated crash")
-
-    class Epochs(keras.callbacks.Callback):
-        seen = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.seen.append(epoch)
-
-    recipe = dataclasses.replace(TINY, epochs=3, patience=None)
-    output = tmp_path / "model"
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        recipes.train_classifier(
-            data, None, output, recipe, RunOptions(verbose=0, callbacks=(Epochs(), Crash()))
-        )
-    assert Epochs.seen == [0, 1, 2]
-    Epochs.seen = []
-    recipes.train_classifier(
-        data, None, output, recipe, RunOptions(verbose=0, callbacks=(Epochs(),))
-    )
-    assert Epochs.seen == [2]
-
-
 @pytest.mark.slow  # trains a model
 def test_conv_kernel_size_reaches_the_exported_model(tmp_path):
     train = _write_tsv(tmp_path / "train.tsv", 64, seed=0, header="sentence\tlabel")
@@ -195,37 +164,18 @@ def test_conv_kernel_size_reaches_the_exported_model(tmp_path):
 
 
 @pytest.mark.slow  # trains two models
-def test_ensemble_trains_members_and_exports_their_average(tmp_path, capsys):
+def test_an_ensemble_killed_during_export_keeps_its_members_and_exports_their_average(
+    tmp_path, capsys, monkeypatch
+):
+    """Members get seeds seed*N+i; a run started again after a crash in the export
+    finds the members' final weights instead of training; the export serves
+    the ensemble's average."""
     from transformer_keras.models.classifier import ClassifierEnsemble
 
     train = _write_tsv(tmp_path / "train.tsv", 64, seed=0, header="sentence\tlabel")
     output = tmp_path / "ensemble"
-    code = cli.main(
-        ["train", "classifier", "--train", str(train), "--output", str(output),
-         *FAST, "--ensemble", "2", "--seed", "3", "--epochs", "1"]
-    )  # fmt: skip
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "ensemble member 1 of 2 (seed 6)" in out  # seed * 2 + index: others share none
-    assert "ensemble member 2 of 2 (seed 7)" in out
-    model = keras.saving.load_model(f"{output}.keras")
-    assert isinstance(model, ClassifierEnsemble) and len(model.members) == 2
-    first, second = (member.get_weights()[0] for member in model.members)
-    assert not np.allclose(first, second)  # other seeds
-    _, _, served = load_client(str(output), "classifier").classify(["ok"])
-    _, _, probabilities = model.classify(["ok"])
-    np.testing.assert_allclose(served, probabilities, atol=1e-5)
-
-
-@pytest.mark.slow  # trains two models
-def test_an_ensemble_killed_during_export_keeps_its_trained_members(
-    tmp_path, capsys, monkeypatch
-):
-    """A run started again finds the members' final weights instead of training."""
-    texts, labels = generate_sentiment_examples(64, seed=0)
-    data = from_texts(texts, labels, LABEL_NAMES)
-    recipe = dataclasses.replace(TINY, epochs=1, ensemble=2)
-    output = tmp_path / "ensemble"
+    argv = ["train", "classifier", "--train", str(train), "--output", str(output),
+            *FAST, "--ensemble", "2", "--seed", "3", "--epochs", "1"]  # fmt: skip
 
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash")
@@ -233,14 +183,19 @@ def test_an_ensemble_killed_during_export_keeps_its_trained_members(
     with monkeypatch.context() as patch:
         patch.setattr(recipes, "export_run", crash)
         with pytest.raises(RuntimeError, match="simulated crash"):
-            recipes.train_classifier(data, None, output, recipe, RunOptions(seed=3, verbose=0))
-    trained = recipes.train_classifier(
-        data, None, output, recipe, RunOptions(seed=3, verbose=0)
-    )
+            cli.main(argv)
+    out = capsys.readouterr().out
+    assert "ensemble member 1 of 2 (seed 6)" in out  # seed * 2 + index: others share none
+    assert "ensemble member 2 of 2 (seed 7)" in out
+    assert cli.main(argv) == 0
     assert capsys.readouterr().out.count("trained weights found") == 2
     model = keras.saving.load_model(f"{output}.keras")
-    for member, saved in zip(trained.model.members, model.members):
-        np.testing.assert_array_equal(member.get_weights()[0], saved.get_weights()[0])
+    assert isinstance(model, ClassifierEnsemble) and len(model.members) == 2
+    first, second = (member.get_weights()[0] for member in model.members)
+    assert not np.allclose(first, second)  # other seeds
+    _, _, served = load_client(str(output), "classifier").classify(["ok"])
+    _, _, probabilities = model.classify(["ok"])
+    np.testing.assert_allclose(served, probabilities, atol=1e-5)
 
 
 @pytest.mark.slow  # trains a model
@@ -252,32 +207,6 @@ def test_weight_averaging_leaves_the_average_in_the_model(tmp_path):
     averages = model.optimizer._model_variables_moving_average
     for variable, average in zip(model.trainable_variables, averages):
         np.testing.assert_allclose(variable.numpy(), average.numpy(), atol=1e-6)
-
-
-@pytest.mark.slow  # pre-trains and fine-tunes a model
-def test_pretrain_text_pretrains_the_encoder_and_shares_the_tokenizer(tmp_path):
-    """`--pretrain-text`: one tokenizer learned on the pre-training and training texts,
-    a masked language model saved beside the run, and a classifier fine-tuned from it."""
-    train = _write_tsv(tmp_path / "train.tsv", 60, seed=0, header="sentence\tlabel")
-    unlabelled = tmp_path / "unlabelled.txt"
-    unlabelled.write_text("zebras graze quietly\tcebras\nthe zebras were superb\n" * 5)
-    output = tmp_path / "model"
-    code = cli.main(
-        ["train", "classifier", "--train", str(train), "--output", str(output),
-         "--preset", "tiny", "--epochs", "1", "--vocabulary-size", "200", "--max-length", "16",
-         "--ensemble", "1",
-         "--pretrain-text", str(unlabelled), "--pretrain-epochs", "1",
-         "--pretrain-batch-size", "16"]
-    )  # fmt: skip
-    assert code == 0
-    pretrained = keras.saving.load_model(tmp_path / "model.training/pretrained/masked_lm.keras")
-    classifier = keras.saving.load_model(f"{output}.keras")
-    vocabulary = classifier.tokenizer.vocabulary
-    assert vocabulary == pretrained.tokenizer.vocabulary
-    assert {"zebras", "graze"} <= set(vocabulary) and "cebras" not in vocabulary
-    assert classifier.vocabulary_size == pretrained.vocabulary_size
-    assert pretrained.mask_token_id == classifier.tokenizer.vocabulary_size
-    assert classifier.max_sequence_length == pretrained.max_sequence_length == 16
 
 
 @pytest.mark.slow  # pre-trains a model

@@ -61,6 +61,35 @@ def test_labels_are_the_original_ids_at_the_picked_positions():
         )
 
 
+def _seeded_masks(seed):
+    """The labels of 3 epochs of 64 identical rows, masked in a parallel map."""
+    tf.random.set_seed(seed)
+    rows = tf.data.Dataset.from_tensors(tf.constant(_rows([24] * 64))).repeat(3)
+    masked = rows.map(lambda ids: mask_tokens(ids, MASK_ID, VOCABULARY_SIZE, 20)[1],
+                      num_parallel_calls=tf.data.AUTOTUNE)  # fmt: skip
+    return np.stack([labels.numpy() for labels in masked])  # (3, 64, 4)
+
+
+def test_a_seed_fixes_every_row_s_picks():
+    # Identical rows: a draw handed to a different row would show.
+    first = _seeded_masks(7)
+    np.testing.assert_array_equal(first, _seeded_masks(7))
+    assert not np.array_equal(first[0], first[1])  # every epoch masks anew
+    assert len({row.tobytes() for row in first[0]}) > 32  # rows pick independently
+
+
+def test_every_position_is_picked_equally_often():
+    tf.random.set_seed(0)
+    ids = np.tile(
+        np.arange(4, 24, dtype="int32"), (4000, 1)
+    )  # (4000, 20), token = position + 4
+    features, labels = _mask(ids)
+    counts = np.bincount(features["mask_positions"][labels != 0], minlength=20)
+    # 3 of 20 positions per row: 600 picks each expected, standard deviation 23.
+    assert counts.sum() == 4000 * 3
+    assert np.all(np.abs(counts - 600) < 150), counts
+
+
 def test_eighty_ten_ten_rule():
     tf.random.set_seed(1)
     ids = _rows([90] * 400)

@@ -83,10 +83,21 @@ def mask_tokens(
         dense = tf.cast(tf.convert_to_tensor(token_ids), tf.int32)  # (B, T)
         ragged = tf.RaggedTensor.from_tensor(dense, padding=pad_id)  # trailing padding only
         width = tf.shape(dense)[1]
+    # One random key per token, drawn once for the batch: each row picks its
+    # tokens in the order of their keys. `RandomItemSelector`'s default,
+    # `tf.random.shuffle` per row inside a parallel `map_fn`, hands the random
+    # draws to the rows in the order the threads run, so that a seeded run
+    # would not mask the same tokens twice.
+    keys = tf.random.uniform(tf.shape(ragged.flat_values))  # (B * T',) one per token
+
+    def shuffle_by_key(positions):  # (N,) flat positions of one row
+        return tf.gather(positions, tf.argsort(tf.gather(keys, positions)))
+
     selector = tf_text.RandomItemSelector(
         max_selections_per_batch=max_selections,
         selection_rate=mask_rate,
         unselectable_ids=[int(i) for i in unselectable_ids],
+        shuffle_fn=shuffle_by_key,
     )
     chooser = tf_text.MaskValuesChooser(
         vocabulary_size,
