@@ -15,7 +15,9 @@ from tests.child_processes import child_environment, run_script
 from tests.child_processes.backend_generation import generations
 from tests.generation.test_language_model_decode import tiny_model
 
-pytestmark = pytest.mark.slow
+# One run covers both backends (its child takes the other one): `make test` runs
+# it under TensorFlow only.
+pytestmark = [pytest.mark.slow, pytest.mark.tf_only]
 
 OTHER_BACKEND = {"tensorflow": "jax", "jax": "tensorflow"}
 
