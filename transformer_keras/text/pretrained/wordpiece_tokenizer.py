@@ -15,9 +15,8 @@ The steps and their order are those of Hugging Face's `BertTokenizer` (the Rust
 
 Steps 2 and 3 map each code point to a string through tables read from the Rust
 code (`unicode_tables.py`), so every code point is classified as Hugging Face
-classifies it. One difference remains: NFD's canonical reordering of several
-combining marks in a row is not done; after accent stripping it matters only
-for marks the tables do not call nonspacing, which are rare.
+classifies it, except that NFD's canonical reordering of combining marks is not
+done (after accent stripping it matters only for rare marks not called nonspacing).
 
 Legend: B batch, W words, C code points.
 """
