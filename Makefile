@@ -33,10 +33,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 test-tf: $(VENV)/.installed-dev
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -q --durations=25 tests
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q --durations=25 tests
 
 test-jax: $(VENV)/.installed-dev
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -q -m "not tf_only" tests/layers tests/generation
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not tf_only" tests/layers tests/generation
 
 test: lint test-tf test-jax
 

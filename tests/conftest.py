@@ -1,7 +1,6 @@
 """Shared pytest set-up for the whole suite.
 
 - TensorFlow's native start-up chatter is silenced while Keras loads it.
-- Files that hold a slow test run first (`_files_with_slow_tests_first`).
 - Tests marked `tf_only` are skipped when the Keras backend is not TensorFlow
   (`KERAS_BACKEND=jax pytest -m "not tf_only" tests/layers` runs the rest).
 - Every test, and every test module, starts from the same random seed and the
@@ -54,7 +53,6 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    _files_with_slow_tests_first(items)
     if keras.backend.backend() == "tensorflow":
         return
     skip = pytest.mark.skip(
@@ -63,18 +61,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tf_only" in item.keywords:
             item.add_marker(skip)
-
-
-def _files_with_slow_tests_first(items):
-    """Runs the files holding a slow test first, each file's tests kept together.
-
-    `make test` hands whole files to two workers (`--dist loadfile`, in this
-    order with `--no-loadscope-reorder`): the long files start first and the
-    many short ones even out the end, instead of one worker finishing a long
-    file alone.
-    """
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)  # stable: file order kept
 
 
 def _op_determinism_enabled():
