@@ -41,10 +41,18 @@ def model():
 
 
 def reference_greedy(model, prompt, max_new_tokens):
-    """Greedy decoding by full recomputation, one plain forward pass per token."""
+    """Greedy decoding by full recomputation, one plain forward pass per token.
+
+    Each pass reads the last `CONTEXT` tokens right-padded to `CONTEXT`: a
+    causal model's logits at the last real token do not see the padding, and
+    one input shape keeps JAX from compiling every op again for each length.
+    """
     tokens = list(prompt)
     for _ in range(max_new_tokens):
-        logits = keras.ops.convert_to_numpy(model(np.array([tokens[-CONTEXT:]])))[0, -1]
+        window = tokens[-CONTEXT:]
+        ids = np.full((1, CONTEXT), model.pad_id, "int32")  # (1, CONTEXT)
+        ids[0, : len(window)] = window
+        logits = keras.ops.convert_to_numpy(model(ids))[0, len(window) - 1]
         logits[model.pad_id] = -np.inf  # decoding never produces padding
         tokens.append(int(np.argmax(logits)))
     return tokens[len(prompt) :]
