@@ -13,14 +13,12 @@ export PYTHONHASHSEED ?= 0
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# --no-compile: Python compiles the modules it imports on first use; compiling all of
-# TensorFlow and JAX at install time instead costs about 30 s.
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --disable-pip-version-check --no-compile -q -e .
+	$(BIN)/pip install --disable-pip-version-check -q -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --disable-pip-version-check --no-compile -q -e ".[dev]"
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -43,7 +41,7 @@ test-jax: $(VENV)/.installed-dev
 test: lint test-tf test-jax
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev
-	$(BIN)/pip install --disable-pip-version-check --no-compile -q -e ".[dev,bench]"
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev,bench]"
 	touch $@
 
 bench: $(VENV)/.installed-bench
