@@ -84,9 +84,8 @@ def test_a_seed_fixes_every_row_s_picks():
 
 def test_every_position_is_picked_equally_often():
     tf.random.set_seed(0)
-    ids = np.tile(
-        np.arange(4, 24, dtype="int32"), (4000, 1)
-    )  # (4000, 20), token = position + 4
+    # (4000, 20): the token at each position is the position + 4.
+    ids = np.tile(np.arange(4, 24, dtype="int32"), (4000, 1))
     features, labels = _mask(ids)
     counts = np.bincount(features["mask_positions"][labels != 0], minlength=20)
     # 3 of 20 positions per row: 600 picks each expected, standard deviation 23.
