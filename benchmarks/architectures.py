@@ -68,7 +68,7 @@ def transformer_keras_lm(size, **overrides):
     """
     from transformer_keras.models.language_model import TransformerLM
 
-    return TransformerLM(
+    return TransformerLM.from_arguments(
         vocabulary_size=size.vocabulary,
         num_layers=size.num_layers,
         hidden_dim=size.hidden_dim,

@@ -175,7 +175,7 @@ def main(argv=None):
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
     print(f"memory read rate: {bandwidth:.1f} GB/s (XLA reduce_sum over 512 MB)")
     print(
-        f"model: {model.num_layers} layers, width {model.hidden_dim}, context "
+        f"model: {model.backbone.num_layers} layers, width {model.hidden_dim}, context "
         f"{model.max_sequence_length}, vocabulary {model.vocabulary_size}; "
         f"prompts of {PROMPT_LENGTH} characters, greedy\n"
     )

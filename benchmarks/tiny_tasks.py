@@ -172,7 +172,7 @@ def keyword_classifier(seed, quick):
 
     keras.utils.set_random_seed(seed)
     token_ids, labels = keyword_examples()
-    model = TransformerClassifier(
+    model = TransformerClassifier.from_arguments(
         num_classes=2,
         vocabulary_size=20,
         num_layers=1,

@@ -18,7 +18,7 @@ Models (a function that builds a fresh model, so that each precision policy
 gets its own; compile it in `model_fn` to fit with its own loss):
 
     run_model_test(
-        lambda: TransformerClassifier(**tiny, num_classes=3).compile() or ...,
+        lambda: TransformerClassifier.from_arguments(**tiny, num_classes=3).compile() or ...,
         {"token_ids": ids, "padding_mask": ids != 0},
         targets=labels,
         tmp_path=tmp_path,

@@ -7,7 +7,7 @@ from transformer_keras.models.language_model import TransformerLM
 
 
 def test_memory_bound_reads_the_weights_and_the_average_filled_cache():
-    model = TransformerLM(
+    model = TransformerLM.from_arguments(
         vocabulary_size=50,
         num_layers=2,
         hidden_dim=16,

@@ -42,7 +42,7 @@ def layers_model():
 
 
 def classifier():
-    model = TransformerClassifier(
+    model = TransformerClassifier.from_arguments(
         num_classes=2,
         vocabulary_size=50,
         num_layers=1,

@@ -67,7 +67,7 @@ def step_losses(strategy, build, batches):
 
 
 def classifier():
-    model = TransformerClassifier(
+    model = TransformerClassifier.from_arguments(
         num_classes=2,
         tokenizer=ByteTokenizer(),
         label_names=["no", "yes"],
@@ -92,7 +92,7 @@ def classifier_batches():
 
 
 def language_model():
-    model = TransformerLM(
+    model = TransformerLM.from_arguments(
         vocabulary_size=40,
         num_layers=1,
         hidden_dim=16,

@@ -35,7 +35,7 @@ TEXTS = [f"text {i} was {'good' if i % 2 else 'bad'}" for i in range(64)]
 def main(output_dir):
     set_seed(0)
     with strategy.scope():
-        model = TransformerClassifier(
+        model = TransformerClassifier.from_arguments(
             num_classes=2,
             tokenizer=ByteTokenizer(),
             label_names=["bad", "good"],

@@ -64,7 +64,7 @@ def test_train_exports_saved_model_and_keras_file(trained):
     folder, output = trained
     assert (output / "saved_model.pb").is_file()
     model = keras.saving.load_model(f"{output}.keras")
-    assert model.label_names == list(LABEL_NAMES) and model.num_layers == 1
+    assert model.label_names == list(LABEL_NAMES) and model.backbone.num_layers == 1
     assert (folder / "saved_models" / "sentiment.training" / "logs").is_dir()
 
 

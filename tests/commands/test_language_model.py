@@ -55,8 +55,8 @@ def test_train_exports_saved_model_and_keras_file(trained):
     folder, output = trained
     assert (output / "saved_model.pb").is_file()
     model = keras.saving.load_model(keras_file_path(output))
-    assert model.max_sequence_length == 32 and model.num_layers == 2
-    assert model.position == "rotary"
+    assert model.max_sequence_length == 32 and model.backbone.num_layers == 2
+    assert model.backbone.position == "rotary"
     assert type(model.tokenizer).__name__ == "CharTokenizer"
     assert (folder / "saved_models" / "animals.training" / "logs").is_dir()
 

@@ -34,7 +34,7 @@ def _model(kind):
         tokenizer = WordTokenizer.train(texts, 200)
     else:
         tokenizer = SubwordTokenizer.train(texts, 120)
-    model = TransformerClassifier(
+    model = TransformerClassifier.from_arguments(
         num_classes=2,
         num_layers=1,
         hidden_dim=16,
@@ -132,7 +132,7 @@ def test_saved_model_cli_shows_the_signature(exported):
 
 
 def test_export_without_tokenizer_writes_nothing(tmp_path):
-    model = TransformerClassifier(
+    model = TransformerClassifier.from_arguments(
         num_classes=2, vocabulary_size=10, num_layers=1, hidden_dim=8, num_heads=2,
         intermediate_dim=16, max_sequence_length=8,
     )  # fmt: skip

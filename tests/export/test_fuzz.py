@@ -44,14 +44,16 @@ def exports(tmp_path_factory):
     keras.utils.set_random_seed(0)
     folder = tmp_path_factory.mktemp("fuzz")
     tiny = dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32)
-    classifier = TransformerClassifier(
+    classifier = TransformerClassifier.from_arguments(
         num_classes=2,
         tokenizer=WordTokenizer.train(["a good film", "not a bad plot"], 50),
         label_names=["negative", "positive"],
         max_sequence_length=16,
         **tiny,
     )
-    language_model = TransformerLM(tokenizer=ByteTokenizer(), max_sequence_length=32, **tiny)
+    language_model = TransformerLM.from_arguments(
+        tokenizer=ByteTokenizer(), max_sequence_length=32, **tiny
+    )
     translator = Transformer.from_preset(
         "tiny",
         source_tokenizer=CharTokenizer.train(["abc cab bca", "hello world"]),

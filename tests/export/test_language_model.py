@@ -43,7 +43,7 @@ GREEDY = dict(max_new_tokens=12, temperature=0.0, top_k=0, top_p=1.0, seed=0)
 
 @pytest.fixture(scope="module")
 def model():
-    lm = TransformerLM(
+    lm = TransformerLM.from_arguments(
         num_layers=2,
         hidden_dim=16,
         num_heads=2,

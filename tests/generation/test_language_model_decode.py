@@ -19,7 +19,7 @@ PROMPTS = [[10, 11, 12, 13, 14], [20], [30, 31, 32]]
 
 def tiny_model():
     """A tiny LM with large random weights: its greedy continuations vary."""
-    model = TransformerLM(
+    model = TransformerLM.from_arguments(
         vocabulary_size=64,
         num_layers=2,
         hidden_dim=16,

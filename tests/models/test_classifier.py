@@ -28,7 +28,7 @@ LABELS = np.array([0, 1, 2])
 
 
 def _classifier(**overrides):
-    return TransformerClassifier(**{**TINY, "num_classes": 3, **overrides})
+    return TransformerClassifier.from_arguments(**{**TINY, "num_classes": 3, **overrides})
 
 
 def _compiled(**overrides):
@@ -225,7 +225,7 @@ def test_presets_and_overrides():
     model = TransformerClassifier.from_preset(
         "small", num_classes=4, vocabulary_size=50, num_layers=1
     )
-    assert (model.num_layers, model.hidden_dim, model.num_classes) == (1, 128, 4)
+    assert (model.backbone.num_layers, model.hidden_dim, model.num_classes) == (1, 128, 4)
     assert model.backbone.num_layers == 1
     base = TransformerClassifier.preset_config("base")
     assert base["num_layers"] > TransformerClassifier.preset_config("small")["num_layers"]
@@ -399,7 +399,7 @@ def test_docstring_examples_run():
 def _pretrained_encoder(**overrides):
     from transformer_keras.models.masked_language_model import MaskedLanguageModel
 
-    encoder = MaskedLanguageModel(**{**TINY, **overrides})
+    encoder = MaskedLanguageModel.from_arguments(**{**TINY, **overrides})
     encoder({"token_ids": TOKEN_IDS, "mask_positions": np.zeros((3, 2), "int32")})
     # Weights unlike a fresh initialization (a fresh LayerNorm is all ones and zeros).
     for weight in encoder.backbone.weights:

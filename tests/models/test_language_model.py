@@ -39,7 +39,7 @@ def model():
     token to token (a freshly initialized model repeats one token), which
     makes cache and stop-token errors visible.
     """
-    lm = TransformerLM(**TINY, tokenizer=ByteTokenizer())
+    lm = TransformerLM.from_arguments(**TINY, tokenizer=ByteTokenizer())
     lm.build()
     rng = np.random.default_rng(1)
     for weight in lm.weights:
@@ -61,7 +61,7 @@ def compiled_tiny_model(**overrides):
     """Default loss and metrics; a constant rate (the default warmup starts at 0)."""
     import keras
 
-    model = TransformerLM(**{**TINY, "vocabulary_size": 40, **overrides})
+    model = TransformerLM.from_arguments(**{**TINY, "vocabulary_size": 40, **overrides})
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     return model
 
@@ -83,7 +83,7 @@ def test_harness(tmp_path, rng):
 def test_untied_output_projection_is_its_own_weight(tmp_path):
     import keras
 
-    model = TransformerLM(**TINY, vocabulary_size=40, tie_embeddings=False)
+    model = TransformerLM.from_arguments(**TINY, vocabulary_size=40, tie_embeddings=False)
     ids = np.array([[5, 6, 7]])
     logits = model(ids)
     assert model.lm_head.kernel.shape == (16, 40)
@@ -99,7 +99,7 @@ def test_untied_output_projection_is_its_own_weight(tmp_path):
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_logits_are_float32_and_finite(policy):
     with dtype_policy(policy):
-        model = TransformerLM(**TINY, vocabulary_size=40)
+        model = TransformerLM.from_arguments(**TINY, vocabulary_size=40)
         logits = model(np.array([[5, 6, 7, 8]]))
     assert logits.dtype == "float32"
     assert_finite(logits)
@@ -109,7 +109,7 @@ def test_mixed_precision_logits_are_float32_and_finite(policy):
 @pytest.mark.tf_only
 def test_generation_and_scoring_run_under_mixed_float16():
     with dtype_policy("mixed_float16"):
-        model = TransformerLM(**TINY, tokenizer=ByteTokenizer())
+        model = TransformerLM.from_arguments(**TINY, tokenizer=ByteTokenizer())
         assert [c.dtype == "float16" for c in model.initial_cache(1)] == [True] * 2
         continuation = model.generate([[70, 71, 72]], max_new_tokens=4, temperature=0.7, seed=0)
         nll = model.score(["abc"])
@@ -139,10 +139,12 @@ def test_presets_follow_nanogpt():
 
 def test_a_vocabulary_size_or_a_tokenizer_is_needed():
     with pytest.raises(ValueError, match="Received: vocabulary_size=None"):
-        TransformerLM(**TINY)
+        TransformerLM.from_arguments(**TINY)
     with pytest.raises(ValueError, match="Received: vocabulary_size=99"):
-        TransformerLM(**TINY, vocabulary_size=99, tokenizer=ByteTokenizer())
-    assert TransformerLM(**TINY, tokenizer=ByteTokenizer()).vocabulary_size == 260
+        TransformerLM.from_arguments(**TINY, vocabulary_size=99, tokenizer=ByteTokenizer())
+    assert (
+        TransformerLM.from_arguments(**TINY, tokenizer=ByteTokenizer()).vocabulary_size == 260
+    )
 
 
 def test_attention_is_causal(model):
@@ -330,7 +332,7 @@ def test_bad_prompts_raise_value_error(model, prompts):
 
 
 def test_text_or_empty_prompts_need_a_tokenizer():
-    model = TransformerLM(**TINY, vocabulary_size=40)
+    model = TransformerLM.from_arguments(**TINY, vocabulary_size=40)
     with pytest.raises(ValueError, match="tokenizer.*Received: prompts="):
         model.generate("hello", max_new_tokens=2)
     with pytest.raises(ValueError, match="start token.*Received: prompts="):
@@ -369,7 +371,7 @@ def test_a_model_with_a_tokenizer_can_be_xla_compiled_and_saved(tmp_path):
     from transformer_keras.text import CharTokenizer
 
     tokenizer = CharTokenizer.train(["the quick brown fox jumps over the lazy dog"])
-    model = TransformerLM(**TINY, tokenizer=tokenizer)
+    model = TransformerLM.from_arguments(**TINY, tokenizer=tokenizer)
     model.compile(jit_compile=True)
     assert model.jit_compile  # string ops of the tokenizer do not turn XLA off
     ids = np.array([[5, 6, 7, 8]])

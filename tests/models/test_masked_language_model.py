@@ -28,7 +28,7 @@ INPUTS = {
 
 
 def _model(**overrides):
-    return MaskedLanguageModel(**{**TINY, **overrides})
+    return MaskedLanguageModel.from_arguments(**{**TINY, **overrides})
 
 
 def _compiled(**overrides):
@@ -52,7 +52,9 @@ def test_defaults_mask_id_last_and_selections_cover_the_length():
     model = _model()
     assert model.mask_token_id == 19 and model.max_selections == 2  # ceil(12 * 0.15)
     tokenizer = WordTokenizer(["good", "bad"])  # 6 ids
-    model = MaskedLanguageModel(**{**TINY, "vocabulary_size": None}, tokenizer=tokenizer)
+    model = MaskedLanguageModel.from_arguments(
+        **{**TINY, "vocabulary_size": None}, tokenizer=tokenizer
+    )
     assert model.vocabulary_size == 7 and model.mask_token_id == 6
 
 
@@ -90,7 +92,7 @@ def test_padding_does_not_change_logits():
 
 def test_preprocess_masks_tokenized_texts():
     tokenizer = WordTokenizer(["good", "bad", "film", "plot"])
-    model = MaskedLanguageModel(
+    model = MaskedLanguageModel.from_arguments(
         **{**TINY, "vocabulary_size": None}, tokenizer=tokenizer, mask_token_rate=1.0,
         random_token_rate=0.0,
     )  # fmt: skip
@@ -104,7 +106,7 @@ def test_preprocess_masks_tokenized_texts():
 
 def test_config_round_trip_with_tokenizer(tmp_path):
     tokenizer = WordTokenizer(["good", "bad"])
-    model = MaskedLanguageModel(
+    model = MaskedLanguageModel.from_arguments(
         **{**TINY, "vocabulary_size": None}, tokenizer=tokenizer, mask_rate=0.2
     )
     restored = MaskedLanguageModel.from_config(model.get_config())
@@ -121,7 +123,11 @@ def test_presets_match_the_classifier_backbones():
 
     assert MaskedLanguageModel.preset_names() == TransformerClassifier.preset_names()
     model = MaskedLanguageModel.from_preset("small", vocabulary_size=100)
-    assert (model.num_layers, model.hidden_dim, model.max_sequence_length) == (2, 128, 128)
+    assert (model.backbone.num_layers, model.hidden_dim, model.max_sequence_length) == (
+        2,
+        128,
+        128,
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,7 +149,7 @@ def test_bad_arguments_name_the_value(overrides, message):
 def test_mask_id_must_not_be_a_tokenizer_id():
     tokenizer = WordTokenizer(["good", "bad"])  # ids 0-5
     with pytest.raises(ValueError, match="Received: mask_token_id=5"):
-        MaskedLanguageModel(**TINY, tokenizer=tokenizer, mask_token_id=5)
+        MaskedLanguageModel.from_arguments(**TINY, tokenizer=tokenizer, mask_token_id=5)
 
 
 def test_docstring_examples_run():

@@ -208,7 +208,7 @@ def test_max_length_above_the_model_maximum_is_clamped():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="Received: source_vocabulary_size=None"):
-        Transformer(num_encoder_layers=1)
+        Transformer.from_arguments(num_encoder_layers=1)
     with pytest.raises(ValueError, match="Received: end_id=40"):
         tiny(end_id=40)
     with pytest.raises(ValueError, match="Received: inputs=\\['source_ids'\\]"):

@@ -86,7 +86,7 @@ def test_the_chief_export_serves(job):
 
 def test_the_chief_checkpoint_restores_every_step(job):
     output_dir, _ = job
-    model = TransformerClassifier(
+    model = TransformerClassifier.from_arguments(
         num_classes=2,
         tokenizer=ByteTokenizer(),
         num_layers=1,

@@ -24,7 +24,7 @@ TINY = dict(num_layers=1, hidden_dim=8, num_heads=2, intermediate_dim=16, max_se
 
 def _initial_weights(seed):
     set_seed(seed)
-    model = TransformerClassifier(num_classes=2, vocabulary_size=20, **TINY)
+    model = TransformerClassifier.from_arguments(num_classes=2, vocabulary_size=20, **TINY)
     model.build((None, 6))
     return model.get_weights()
 
@@ -46,7 +46,9 @@ def _trained_weights(seed, dropout=0.3):
     rng = np.random.default_rng(5)
     token_ids = rng.integers(1, 20, size=(24, 6)).astype("int32")
     labels = (token_ids[:, 0] % 2).astype("int64")
-    model = TransformerClassifier(num_classes=2, vocabulary_size=20, dropout=dropout, **TINY)
+    model = TransformerClassifier.from_arguments(
+        num_classes=2, vocabulary_size=20, dropout=dropout, **TINY
+    )
     model.build((None, 6))
     model.compile(total_steps=6)
 

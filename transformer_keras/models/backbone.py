@@ -9,6 +9,8 @@ tied output projection), the stack of layers and the masks.
 Legend: B batch, T length, S source length, L layers, D width, V vocabulary.
 """
 
+import inspect
+
 import keras
 
 from transformer_keras.layers import Decoder, Encoder, TokenAndPositionEmbedding
@@ -144,6 +146,8 @@ class Backbone(keras.layers.Layer):
             self.transformer = Decoder(cross_attention=cross_attention, **layer_kwargs)
 
     def build(self, token_ids_shape, context_shape=None):
+        if self.built:  # a task given a built backbone (or a deserialized one)
+            return
         self.embedding.build(token_ids_shape)
         hidden_shape = tuple(token_ids_shape) + (self.hidden_dim,)
         if self.stack == "decoder":
@@ -289,3 +293,30 @@ class Backbone(keras.layers.Layer):
             "use_bias": self.use_bias,
             "scale_embeddings": self.scale_embeddings,
         }
+
+
+def backbone_argument_names():
+    """The names of `Backbone`'s constructor arguments (the one list of them)."""
+    parameters = inspect.signature(Backbone.__init__).parameters
+    return tuple(name for name in parameters if name not in ("self", "kwargs"))
+
+
+def as_backbone(backbone, name):
+    """`backbone` itself, or the `Backbone` its config dict builds.
+
+    Args:
+        backbone: a `Backbone`, a dict of its constructor arguments (as its
+            `get_config()` returns them), or its serialized form
+            (`keras.saving.serialize_keras_object`).
+        name: the task's argument, for the error message.
+    """
+    if isinstance(backbone, dict):
+        if "class_name" in backbone:
+            backbone = keras.saving.deserialize_keras_object(backbone)
+        else:
+            backbone = Backbone.from_config(backbone)
+    if not isinstance(backbone, Backbone):
+        raise ValueError(
+            f"`{name}` must be a `Backbone` or its config dict. Received: {name}={backbone!r}"
+        )
+    return backbone

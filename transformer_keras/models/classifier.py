@@ -16,8 +16,8 @@ Legend: B batch, T length, D width, C classes, N heads, L layers.
 import keras
 from keras import ops
 
-from transformer_keras.models.backbone import Backbone
-from transformer_keras.models.task import BACKBONE_KEYS, Task
+from transformer_keras.models.backbone import Backbone, as_backbone
+from transformer_keras.models.task import Task
 from transformer_keras.utils.validation import (
     check_choice,
     check_non_negative_int,
@@ -33,13 +33,10 @@ class TransformerClassifier(Task):
     """Transformer encoder with a classification head.
 
     Args:
+        backbone: an encoder `Backbone` (or its config dict).
+            `backbone.max_sequence_length` is also where `preprocess`
+            truncates texts. `from_preset` builds one from a preset.
         num_classes: `C`, at least 2.
-        vocabulary_size: `V`. Defaults to `tokenizer.vocabulary_size`.
-        num_layers, hidden_dim, num_heads, intermediate_dim,
-        max_sequence_length, position, pad_id, num_key_value_heads,
-        activation, dropout, attention_dropout, normalize_first,
-        layer_norm_epsilon, use_bias: the encoder `Backbone`'s arguments.
-            `max_sequence_length` is also where `preprocess` truncates texts.
         pooling: `"mean"` averages the hidden states of the real (non-padding)
             tokens, `"max"` takes their element-wise maximum; `"cls"` takes
             the state of the first token, which `preprocess` makes the
@@ -73,6 +70,11 @@ class TransformerClassifier(Task):
     ...     "tiny", num_classes=3, vocabulary_size=50)
     >>> tuple(model(np.array([[4, 5, 6, 0]])).shape)
     (1, 3)
+    >>> from transformer_keras.models import Backbone
+    >>> backbone = Backbone(50, num_layers=1, hidden_dim=8, num_heads=2,
+    ...                     intermediate_dim=16, max_sequence_length=10)
+    >>> tuple(TransformerClassifier(backbone, num_classes=2)(np.array([[4, 5]])).shape)
+    (1, 2)
     """
 
     presets = {
@@ -103,10 +105,18 @@ class TransformerClassifier(Task):
             classifier_dropout=0.1,
         ),
     }
+    # Encoder arguments a preset starts from (`Backbone`'s defaults otherwise).
+    backbone_defaults = dict(
+        stack="encoder",
+        num_layers=2,
+        hidden_dim=128,
+        num_heads=4,
+        intermediate_dim=256,
+        max_sequence_length=128,
+        dropout=0.1,
+    )
     config_keys = (
         "num_classes",
-        "vocabulary_size",
-        *BACKBONE_KEYS,
         "pooling",
         "classifier_dropout",
         "token_dropout",
@@ -118,31 +128,24 @@ class TransformerClassifier(Task):
 
     def __init__(
         self,
+        backbone,
         num_classes,
-        vocabulary_size=None,
-        num_layers=2,
-        hidden_dim=128,
-        num_heads=4,
-        intermediate_dim=256,
-        max_sequence_length=128,
         pooling="mean",
-        position="learned",
-        pad_id=0,
-        num_key_value_heads=None,
-        activation="relu",
-        dropout=0.1,
-        attention_dropout=0.0,
         classifier_dropout=0.0,
         token_dropout=0.0,
         conv_kernel_size=0,
-        normalize_first=False,
-        layer_norm_epsilon=1e-5,
-        use_bias=True,
         tokenizer=None,
         label_names=None,
         **kwargs,
     ):
+        backbone = as_backbone(backbone, "backbone")
+        kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(**kwargs)
+        if backbone.stack != "encoder":
+            raise ValueError(
+                "A classifier needs an encoder backbone. "
+                f"Received: backbone.stack={backbone.stack!r}"
+            )
         check_positive_int("num_classes", num_classes)
         if num_classes < 2:
             raise ValueError(
@@ -152,13 +155,6 @@ class TransformerClassifier(Task):
         check_rate("classifier_dropout", classifier_dropout)
         check_rate("token_dropout", token_dropout)
         check_non_negative_int("conv_kernel_size", conv_kernel_size)
-        if vocabulary_size is None:
-            if tokenizer is None:
-                raise ValueError(
-                    "Pass `vocabulary_size` or a `tokenizer` to take it from. "
-                    "Received: vocabulary_size=None"
-                )
-            vocabulary_size = int(tokenizer.vocabulary_size)
         if label_names is None:
             label_names = [str(i) for i in range(num_classes)]
         label_names = [str(name) for name in label_names]
@@ -167,43 +163,19 @@ class TransformerClassifier(Task):
                 f"`label_names` must have num_classes={num_classes} entries. "
                 f"Received: label_names={label_names}"
             )
+        self.backbone = backbone
         self.num_classes = num_classes
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.hidden_dim = hidden_dim
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.max_sequence_length = max_sequence_length
         self.pooling = pooling
-        self.position = position
-        self.pad_id = pad_id
-        self.num_key_value_heads = num_key_value_heads
-        self.activation = activation
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
         self.classifier_dropout = classifier_dropout
         self.token_dropout = token_dropout
         self.conv_kernel_size = conv_kernel_size
-        self.normalize_first = normalize_first
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.use_bias = use_bias
-        # Not a tracked sub-layer: Keras turns `jit_compile` off for a model with
-        # a layer of string ops. The tokenizer is saved through the config
-        # (`Task.tokenizer_keys`), and exported through `track=`.
-        object.__setattr__(self, "tokenizer", tokenizer)
+        self._attach_tokenizer("tokenizer", tokenizer)
         self.label_names = label_names
 
-        self.backbone = Backbone(
-            vocabulary_size,
-            stack="encoder",
-            **{key: getattr(self, key) for key in BACKBONE_KEYS},
-            dtype=self.dtype_policy,
-            name="backbone",
-        )
         self.conv = self.conv_dropout = None
         if conv_kernel_size:
             self.conv = keras.layers.Conv1D(
-                hidden_dim,
+                backbone.hidden_dim,
                 conv_kernel_size,
                 padding="same",
                 activation="relu",
@@ -211,7 +183,7 @@ class TransformerClassifier(Task):
                 name="conv",
             )
             self.conv_dropout = keras.layers.Dropout(
-                dropout, dtype=self.dtype_policy, name="conv_dropout"
+                backbone.dropout, dtype=self.dtype_policy, name="conv_dropout"
             )
         self.head_dropout = keras.layers.Dropout(
             classifier_dropout, dtype=self.dtype_policy, name="head_dropout"
@@ -327,12 +299,18 @@ class TransformerClassifier(Task):
         >>> classifier.vocabulary_size
         50
         """
-        config = pretrained.get_config()
-        shared = {key: config[key] for key in ("vocabulary_size", *BACKBONE_KEYS)}
+        architecture = pretrained.backbone.get_config()
+        for key in ("name", "trainable", "dtype"):
+            architecture.pop(key, None)
         tokenizer = getattr(pretrained, "tokenizer", None)
-        model = cls(
-            num_classes=num_classes,
-            **{**shared, "tokenizer": tokenizer, "label_names": label_names, **overrides},
+        model = cls.from_arguments(
+            **{
+                **architecture,
+                "num_classes": num_classes,
+                "tokenizer": tokenizer,
+                "label_names": label_names,
+                **overrides,
+            }
         )
         model.load_pretrained(pretrained)
         return model
@@ -524,6 +502,7 @@ class ClassifierEnsemble(Task):
     (1, 2)
     """
 
+    backbone_keys = ()
     config_keys = ("members",)
 
     def __init__(self, members, **kwargs):

@@ -20,9 +20,8 @@ import keras
 from keras import ops
 
 from transformer_keras.generation.prompts import MAX_NEW_TOKENS  # noqa: F401  (public here too)
-from transformer_keras.models.backbone import Backbone
-from transformer_keras.models.task import BACKBONE_KEYS, Task
-from transformer_keras.utils.validation import check_positive_int
+from transformer_keras.models.backbone import as_backbone
+from transformer_keras.models.task import Task
 
 # Tokens `score` sends through the model per call: bounds its memory for any text length.
 SCORE_TOKENS_PER_CALL = 2048
@@ -33,14 +32,11 @@ class TransformerLM(Task):
     """Causal Transformer language model (pre-LN, GELU, tied embeddings).
 
     Args:
-        vocabulary_size: `V`. Defaults to `tokenizer.vocabulary_size`.
-        num_layers, hidden_dim, num_heads, intermediate_dim,
-        max_sequence_length, position, pad_id, num_key_value_heads,
-        activation, dropout, attention_dropout, normalize_first,
-        layer_norm_epsilon, use_bias: the decoder `Backbone`'s arguments.
-            `max_sequence_length` is the context `C`: the longest input, the
-            size of the KV cache, and where prompts are cut (last tokens kept).
-        scale_embeddings: multiply token embeddings by `sqrt(D)`.
+        backbone: a decoder `Backbone` without cross-attention (or its config
+            dict); `from_preset` builds one from a preset.
+            `backbone.max_sequence_length` is the context `C`: the longest
+            input, the size of the KV cache, and where prompts are cut (last
+            tokens kept).
         tie_embeddings: project to the vocabulary with the transposed token
             embedding (True) or with a separate `lm_head` Dense layer.
         tokenizer: optional tokenizer layer of `transformer_keras.text`; saved
@@ -61,6 +57,11 @@ class TransformerLM(Task):
     (1, 3, 50)
     >>> len(model.generate([4, 5, 6], max_new_tokens=3, temperature=0.0))
     3
+    >>> from transformer_keras.models import Backbone
+    >>> backbone = Backbone(50, num_layers=1, hidden_dim=8, num_heads=2,
+    ...     intermediate_dim=16, max_sequence_length=10, stack="decoder")
+    >>> tuple(TransformerLM(backbone)(np.array([[4, 5]])).shape)
+    (1, 2, 50)
     """
 
     presets = {
@@ -100,82 +101,42 @@ class TransformerLM(Task):
             dropout=0.1,
         ),
     }
-    config_keys = (
-        "vocabulary_size",
-        *BACKBONE_KEYS,
-        "scale_embeddings",
-        "tie_embeddings",
-        "tokenizer",
-    )
-    tokenizer_keys = ("tokenizer",)
-
-    def __init__(
-        self,
-        vocabulary_size=None,
+    # Decoder arguments a preset starts from (`Backbone`'s defaults otherwise).
+    backbone_defaults = dict(
+        stack="decoder",
         num_layers=4,
         hidden_dim=128,
         num_heads=4,
         intermediate_dim=512,
         max_sequence_length=256,
-        position="learned",
-        pad_id=0,
-        num_key_value_heads=None,
         activation="gelu",
-        dropout=0.0,
-        attention_dropout=0.0,
         normalize_first=True,
-        layer_norm_epsilon=1e-5,
-        use_bias=True,
-        scale_embeddings=True,
-        tie_embeddings=True,
-        tokenizer=None,
-        **kwargs,
-    ):
+    )
+    config_keys = (
+        "tie_embeddings",
+        "tokenizer",
+    )
+    tokenizer_keys = ("tokenizer",)
+
+    def __init__(self, backbone, tie_embeddings=True, tokenizer=None, **kwargs):
+        backbone = as_backbone(backbone, "backbone")
+        kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(**kwargs)
-        if vocabulary_size is None:
-            if tokenizer is None:
-                raise ValueError(
-                    "Pass `vocabulary_size` or a `tokenizer` to take it from. "
-                    "Received: vocabulary_size=None"
-                )
-            vocabulary_size = int(tokenizer.vocabulary_size)
-        check_positive_int("vocabulary_size", vocabulary_size)
+        if backbone.stack != "decoder" or backbone.cross_attention:
+            raise ValueError(
+                "A language model needs a decoder backbone without cross-attention. "
+                f"Received: backbone.stack={backbone.stack!r}, "
+                f"backbone.cross_attention={backbone.cross_attention!r}"
+            )
+        vocabulary_size = backbone.vocabulary_size
         if tokenizer is not None and tokenizer.vocabulary_size != vocabulary_size:
             raise ValueError(
-                f"`vocabulary_size` must equal the tokenizer's ({tokenizer.vocabulary_size}). "
-                f"Received: vocabulary_size={vocabulary_size}"
+                f"`backbone.vocabulary_size` must equal the tokenizer's "
+                f"({tokenizer.vocabulary_size}). Received: vocabulary_size={vocabulary_size}"
             )
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.hidden_dim = hidden_dim
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.max_sequence_length = max_sequence_length
-        self.position = position
-        self.pad_id = pad_id
-        self.num_key_value_heads = num_key_value_heads
-        self.activation = activation
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
-        self.normalize_first = normalize_first
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.use_bias = use_bias
-        self.scale_embeddings = scale_embeddings
+        self.backbone = backbone
         self.tie_embeddings = bool(tie_embeddings)
-        # Not a tracked sub-layer: string ops cannot be XLA-compiled, and Keras
-        # turns `jit_compile` off for a model with any such layer. The tokenizer
-        # is still saved (config and assets) and exported (`track=`).
-        object.__setattr__(self, "tokenizer", tokenizer)
-
-        self.backbone = Backbone(
-            vocabulary_size,
-            stack="decoder",
-            cross_attention=False,
-            scale_embeddings=scale_embeddings,
-            **{key: getattr(self, key) for key in BACKBONE_KEYS},
-            dtype=self.dtype_policy,
-            name="backbone",
-        )
+        self._attach_tokenizer("tokenizer", tokenizer)
         self.lm_head = (
             None
             if self.tie_embeddings

@@ -20,9 +20,9 @@ Legend: B batch, T length, P masked positions per row, D width, V vocabulary.
 import keras
 from keras import ops
 
-from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.backbone import as_backbone
 from transformer_keras.models.classifier import TransformerClassifier
-from transformer_keras.models.task import BACKBONE_KEYS, Task
+from transformer_keras.models.task import Task
 from transformer_keras.text.masking import (
     check_masking_rates,
     mask_tokens,
@@ -36,13 +36,10 @@ class MaskedLanguageModel(Task):
     """Transformer encoder trained to predict masked tokens (self-supervised).
 
     Args:
-        vocabulary_size: `V`, the mask id included. Defaults to
-            `tokenizer.vocabulary_size + 1`.
-        num_layers, hidden_dim, num_heads, intermediate_dim,
-        max_sequence_length, position, pad_id, num_key_value_heads,
-        activation, dropout, attention_dropout, normalize_first,
-        layer_norm_epsilon, use_bias: the encoder `Backbone`'s arguments (give
-            the classifier to be fine-tuned the same ones).
+        backbone: an encoder `Backbone` (or its config dict) whose
+            `vocabulary_size` `V` includes the mask id; `from_preset` builds
+            one, with `V = tokenizer.vocabulary_size + 1` by default. Give the
+            classifier to be fine-tuned the same architecture.
         mask_token_id: the id of the mask token. Defaults to
             `vocabulary_size - 1`; must not be an id of the tokenizer.
         mask_rate: fraction of the real tokens of each text that are masked
@@ -68,8 +65,10 @@ class MaskedLanguageModel(Task):
 
     Example:
     >>> import numpy as np
-    >>> model = MaskedLanguageModel(vocabulary_size=30, num_layers=1,
-    ...     hidden_dim=8, num_heads=2, intermediate_dim=16, max_sequence_length=8)
+    >>> from transformer_keras.models import Backbone
+    >>> backbone = Backbone(30, num_layers=1, hidden_dim=8, num_heads=2,
+    ...                     intermediate_dim=16, max_sequence_length=8)
+    >>> model = MaskedLanguageModel(backbone)
     >>> logits = model({"token_ids": np.array([[4, 29, 6, 0]]),
     ...                 "mask_positions": np.array([[1]])})
     >>> tuple(logits.shape)
@@ -82,9 +81,8 @@ class MaskedLanguageModel(Task):
         name: {key: value for key, value in preset.items() if key != "classifier_dropout"}
         for name, preset in TransformerClassifier.presets.items()
     }
+    backbone_defaults = TransformerClassifier.backbone_defaults
     config_keys = (
-        "vocabulary_size",
-        *BACKBONE_KEYS,
         "mask_token_id",
         "mask_rate",
         "mask_token_rate",
@@ -94,23 +92,14 @@ class MaskedLanguageModel(Task):
     )
     tokenizer_keys = ("tokenizer",)
 
+    @classmethod
+    def default_vocabulary_size(cls, arguments):
+        """The tokenizer's ids plus one for the mask token."""
+        return super().default_vocabulary_size(arguments) + 1
+
     def __init__(
         self,
-        vocabulary_size=None,
-        num_layers=2,
-        hidden_dim=128,
-        num_heads=4,
-        intermediate_dim=256,
-        max_sequence_length=128,
-        position="learned",
-        pad_id=0,
-        num_key_value_heads=None,
-        activation="relu",
-        dropout=0.1,
-        attention_dropout=0.0,
-        normalize_first=False,
-        layer_norm_epsilon=1e-5,
-        use_bias=True,
+        backbone,
         mask_token_id=None,
         mask_rate=0.15,
         mask_token_rate=0.8,
@@ -119,16 +108,16 @@ class MaskedLanguageModel(Task):
         tokenizer=None,
         **kwargs,
     ):
+        backbone = as_backbone(backbone, "backbone")
+        kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(**kwargs)
-        if vocabulary_size is None:
-            if tokenizer is None:
-                raise ValueError(
-                    "Pass `vocabulary_size` or a `tokenizer` to take it from. "
-                    "Received: vocabulary_size=None"
-                )
-            vocabulary_size = int(tokenizer.vocabulary_size) + 1
-        check_positive_int("vocabulary_size", vocabulary_size)
-        check_positive_int("max_sequence_length", max_sequence_length)
+        if backbone.stack != "encoder":
+            raise ValueError(
+                "A masked language model needs an encoder backbone. "
+                f"Received: backbone.stack={backbone.stack!r}"
+            )
+        vocabulary_size = backbone.vocabulary_size
+        pad_id = backbone.pad_id
         if mask_token_id is None:
             mask_token_id = vocabulary_size - 1
         if isinstance(mask_token_id, bool) or not isinstance(mask_token_id, int):
@@ -149,44 +138,21 @@ class MaskedLanguageModel(Task):
             )
         check_masking_rates(mask_rate, mask_token_rate, random_token_rate)
         if max_selections is None:
-            max_selections = num_masked_positions(max_sequence_length, mask_rate)
+            max_selections = num_masked_positions(backbone.max_sequence_length, mask_rate)
         check_positive_int("max_selections", max_selections)
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.hidden_dim = hidden_dim
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.max_sequence_length = max_sequence_length
-        self.position = position
-        self.pad_id = pad_id
-        self.num_key_value_heads = num_key_value_heads
-        self.activation = activation
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
-        self.normalize_first = normalize_first
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.use_bias = use_bias
+        self.backbone = backbone
         self.mask_token_id = mask_token_id
         self.mask_rate = mask_rate
         self.mask_token_rate = mask_token_rate
         self.random_token_rate = random_token_rate
         self.max_selections = max_selections
-        # Not a tracked sub-layer (string ops; see TransformerClassifier).
-        object.__setattr__(self, "tokenizer", tokenizer)
-
-        self.backbone = Backbone(
-            vocabulary_size,
-            stack="encoder",
-            **{key: getattr(self, key) for key in BACKBONE_KEYS},
-            dtype=self.dtype_policy,
-            name="backbone",
-        )
+        self._attach_tokenizer("tokenizer", tokenizer)
         # BERT's prediction head: transform, normalize, tied projection + bias.
         self.head_dense = keras.layers.Dense(
-            hidden_dim, activation="gelu", dtype=self.dtype_policy, name="head_dense"
+            backbone.hidden_dim, activation="gelu", dtype=self.dtype_policy, name="head_dense"
         )
         self.head_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype="float32", name="head_norm"
+            epsilon=backbone.layer_norm_epsilon, dtype="float32", name="head_norm"
         )
 
     # ------------------------------------------------------------------ graph

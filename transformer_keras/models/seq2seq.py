@@ -20,7 +20,7 @@ import keras
 from keras import ops
 
 from transformer_keras.layers import masks
-from transformer_keras.models.backbone import Backbone
+from transformer_keras.models.backbone import Backbone, as_backbone, backbone_argument_names
 from transformer_keras.models.seq2seq_translation import (  # noqa: F401 (public)
     MAX_BEAM_SIZE,
     TranslationMixin,
@@ -28,21 +28,9 @@ from transformer_keras.models.seq2seq_translation import (  # noqa: F401 (public
 from transformer_keras.models.task import Task
 from transformer_keras.utils.validation import check_positive_int
 
-_SHARED_KEYS = (
-    "hidden_dim",
-    "num_heads",
-    "intermediate_dim",
-    "max_sequence_length",
-    "position",
-    "pad_id",
-    "num_key_value_heads",
-    "activation",
-    "dropout",
-    "attention_dropout",
-    "normalize_first",
-    "layer_norm_epsilon",
-    "use_bias",
-)
+# The backbone arguments a preset gives both stacks; each stack takes its own
+# vocabulary and depth.
+_PER_STACK_ARGUMENTS = ("vocabulary_size", "num_layers", "stack", "cross_attention")
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -50,37 +38,32 @@ class Transformer(TranslationMixin, Task):
     """Encoder-decoder Transformer for translation (Vaswani et al., 2017).
 
     Args:
-        source_vocabulary_size: source vocabulary `V_src`.
-        target_vocabulary_size: target vocabulary `V`. Defaults to
-            `source_vocabulary_size` (a joint vocabulary; the embedding tables
-            stay separate).
-        num_encoder_layers: encoder layers.
-        num_decoder_layers: decoder layers.
-        hidden_dim: model width `D`.
-        num_heads: attention heads.
-        intermediate_dim: feed-forward inner width.
-        max_sequence_length: longest source and longest target (in tokens,
-            start and end included). Longer sources must be truncated first
-            (the tokenizers' `encode(..., sequence_length=...)` does it).
-        position: `"sinusoidal"` (the paper), `"learned"`, `"rotary"`, `"none"`.
-        pad_id, start_id, end_id: special ids of the target vocabulary (the
-            source uses `pad_id` too).
+        encoder: the encoder `Backbone` (or its config dict) over the source
+            vocabulary.
+        decoder: the decoder `Backbone` with cross-attention (or its config
+            dict) over the target vocabulary `V`. Its `max_sequence_length`
+            is the longest target (in tokens, start and end included); longer
+            sources must be truncated to the encoder's first (the tokenizers'
+            `encode(..., sequence_length=...)` does it). Its `pad_id` pads
+            both sides.
+        start_id, end_id: special ids of the target vocabulary; default to
+            the target tokenizer's, else 2 and 3.
         tie_output_embedding: the output projection is the transposed target
             embedding (section 3.4). When False, a separate `Dense` layer.
-        num_key_value_heads: grouped-query attention in both stacks.
-        activation: feed-forward activation.
-        dropout: residual and embedding dropout (P_drop).
-        attention_dropout: dropout on attention probabilities.
-        normalize_first: pre-LN when True, the paper's post-LN when False.
-        layer_norm_epsilon: epsilon of the layer norms.
-        use_bias: biases in the projections.
         source_tokenizer: optional tokenizer layer of `transformer_keras.text`
-            for the source language; gives `source_vocabulary_size` and
-            travels with the model (config and `.keras` file), so
-            `translate()` takes and returns strings.
-        target_tokenizer: the target language's tokenizer; gives
-            `target_vocabulary_size` and the special ids. Defaults to
+            for the source language; it travels with the model (config and
+            `.keras` file), so `translate()` takes and returns strings.
+        target_tokenizer: the target language's tokenizer. Defaults to
             `source_tokenizer` (a joint vocabulary).
+
+    `from_preset` (and `from_arguments`) build both backbones from one flat
+    dict: `source_vocabulary_size` (default: the source tokenizer's),
+    `target_vocabulary_size` (default: the target tokenizer's, else the
+    source's: a joint vocabulary with separate embedding tables),
+    `num_encoder_layers`, `num_decoder_layers`, and the `Backbone` arguments
+    both stacks share (`hidden_dim`, `num_heads`, `position` ...; the paper's
+    sinusoidal positions and post-LN by default; `pad_id` defaults to the
+    target tokenizer's, else 0).
 
     Call arguments:
         inputs: dict with `"source_ids"` `(B, S)` and `"target_ids"` `(B, T)`
@@ -96,6 +79,13 @@ class Transformer(TranslationMixin, Task):
     >>> model = Transformer.from_preset("tiny", source_vocabulary_size=20)
     >>> inputs = {"source_ids": np.array([[5, 6, 7, 3]]),
     ...           "target_ids": np.array([[2, 8, 9]])}
+    >>> tuple(model(inputs).shape)
+    (1, 3, 20)
+    >>> from transformer_keras.models import Backbone
+    >>> stacks = dict(num_layers=1, hidden_dim=8, num_heads=2,
+    ...               intermediate_dim=16, max_sequence_length=10)
+    >>> model = Transformer(Backbone(30, stack="encoder", **stacks),
+    ...                     Backbone(20, stack="decoder", cross_attention=True, **stacks))
     >>> tuple(model(inputs).shape)
     (1, 3, 20)
     """
@@ -131,12 +121,20 @@ class Transformer(TranslationMixin, Task):
             normalize_first=False,
         ),
     }
+    # What both stacks start from in a preset (`Backbone`'s defaults otherwise).
+    backbone_defaults = dict(
+        hidden_dim=512,
+        num_heads=8,
+        intermediate_dim=2048,
+        max_sequence_length=256,
+        position="sinusoidal",
+        activation="relu",
+        dropout=0.1,
+        normalize_first=False,
+        layer_norm_epsilon=1e-6,
+    )
+    backbone_keys = ("encoder", "decoder")
     config_keys = (
-        "source_vocabulary_size",
-        "target_vocabulary_size",
-        "num_encoder_layers",
-        "num_decoder_layers",
-        *_SHARED_KEYS,
         "start_id",
         "end_id",
         "tie_output_embedding",
@@ -145,103 +143,122 @@ class Transformer(TranslationMixin, Task):
     )
     tokenizer_keys = ("source_tokenizer", "target_tokenizer")
 
-    def __init__(
-        self,
-        source_vocabulary_size=None,
-        target_vocabulary_size=None,
-        num_encoder_layers=6,
-        num_decoder_layers=6,
-        hidden_dim=512,
-        num_heads=8,
-        intermediate_dim=2048,
-        max_sequence_length=256,
-        position="sinusoidal",
-        pad_id=None,
-        start_id=None,
-        end_id=None,
-        tie_output_embedding=True,
-        num_key_value_heads=None,
-        activation="relu",
-        dropout=0.1,
-        attention_dropout=0.0,
-        normalize_first=False,
-        layer_norm_epsilon=1e-6,
-        use_bias=True,
-        source_tokenizer=None,
-        target_tokenizer=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if target_tokenizer is None:
-            target_tokenizer = source_tokenizer  # a joint vocabulary
+    @classmethod
+    def preset_argument_names(cls):
+        shared = [key for key in backbone_argument_names() if key not in _PER_STACK_ARGUMENTS]
+        return (
+            "source_vocabulary_size",
+            "target_vocabulary_size",
+            "num_encoder_layers",
+            "num_decoder_layers",
+            *shared,
+        )
+
+    @classmethod
+    def split_arguments(cls, arguments):
+        """Flat preset arguments -> `encoder` and `decoder` backbones and the rest."""
+        shared = {**cls.backbone_defaults}
+        for key in backbone_argument_names():
+            if key not in _PER_STACK_ARGUMENTS and key in arguments:
+                shared[key] = arguments.pop(key)
+        source_tokenizer = arguments.get("source_tokenizer")
+        target_tokenizer = arguments.get("target_tokenizer") or source_tokenizer
         source_vocabulary_size = _from_tokenizer(
             "source_vocabulary_size",
-            source_vocabulary_size,
+            arguments.pop("source_vocabulary_size", None),
             source_tokenizer,
             "vocabulary_size",
         )
         target_vocabulary_size = _from_tokenizer(
             "target_vocabulary_size",
-            target_vocabulary_size,
+            arguments.pop("target_vocabulary_size", None),
             target_tokenizer,
             "vocabulary_size",
             default=source_vocabulary_size,
         )
-        pad_id = _from_tokenizer("pad_id", pad_id, target_tokenizer, "pad_id", default=0)
+        check_positive_int("source_vocabulary_size", source_vocabulary_size)
+        check_positive_int("target_vocabulary_size", target_vocabulary_size)
+        shared["pad_id"] = _from_tokenizer(
+            "pad_id", shared.get("pad_id"), target_tokenizer, "pad_id", default=0
+        )
+        dtype = arguments.get("dtype")
+        encoder = Backbone(
+            source_vocabulary_size,
+            num_layers=arguments.pop("num_encoder_layers", 6),
+            stack="encoder",
+            dtype=dtype,
+            name="encoder",
+            **shared,
+        )
+        decoder = Backbone(
+            target_vocabulary_size,
+            num_layers=arguments.pop("num_decoder_layers", 6),
+            stack="decoder",
+            cross_attention=True,
+            dtype=dtype,
+            name="decoder",
+            **shared,
+        )
+        return {"encoder": encoder, "decoder": decoder, **arguments}
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        start_id=None,
+        end_id=None,
+        tie_output_embedding=True,
+        source_tokenizer=None,
+        target_tokenizer=None,
+        **kwargs,
+    ):
+        encoder = as_backbone(encoder, "encoder")
+        decoder = as_backbone(decoder, "decoder")
+        kwargs.setdefault("dtype", decoder.dtype_policy)
+        super().__init__(**kwargs)
+        if encoder.stack != "encoder":
+            raise ValueError(
+                "`encoder` must be an encoder backbone. "
+                f"Received: encoder.stack={encoder.stack!r}"
+            )
+        if decoder.stack != "decoder" or not decoder.cross_attention:
+            raise ValueError(
+                "`decoder` must be a decoder backbone with cross-attention. Received: "
+                f"decoder.stack={decoder.stack!r}, "
+                f"decoder.cross_attention={decoder.cross_attention!r}"
+            )
+        if encoder.hidden_dim != decoder.hidden_dim or encoder.pad_id != decoder.pad_id:
+            raise ValueError(
+                "The encoder and the decoder must share `hidden_dim` and `pad_id`. "
+                f"Received: encoder.hidden_dim={encoder.hidden_dim}, "
+                f"decoder.hidden_dim={decoder.hidden_dim}, encoder.pad_id={encoder.pad_id}, "
+                f"decoder.pad_id={decoder.pad_id}"
+            )
+        if target_tokenizer is None:
+            target_tokenizer = source_tokenizer  # a joint vocabulary
         start_id = _from_tokenizer(
             "start_id", start_id, target_tokenizer, "start_id", default=2
         )
         end_id = _from_tokenizer("end_id", end_id, target_tokenizer, "end_id", default=3)
-        check_positive_int("source_vocabulary_size", source_vocabulary_size)
-        check_positive_int("target_vocabulary_size", target_vocabulary_size)
-        for name, value in (("pad_id", pad_id), ("start_id", start_id), ("end_id", end_id)):
+        target_vocabulary_size = decoder.vocabulary_size
+        for name, value in (
+            ("pad_id", decoder.pad_id),
+            ("start_id", start_id),
+            ("end_id", end_id),
+        ):
             if not 0 <= value < target_vocabulary_size:
                 raise ValueError(
                     f"`{name}` must be an id of the target vocabulary "
                     f"(0 .. {target_vocabulary_size - 1}). Received: {name}={value!r}"
                 )
-        self.source_vocabulary_size = source_vocabulary_size
-        self.target_vocabulary_size = target_vocabulary_size
-        self.num_encoder_layers = num_encoder_layers
-        self.num_decoder_layers = num_decoder_layers
-        self.hidden_dim = hidden_dim
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.max_sequence_length = max_sequence_length
-        self.position = position
-        self.pad_id = pad_id
+        self.encoder = encoder
+        self.decoder = decoder
         self.start_id = start_id
         self.end_id = end_id
         self.tie_output_embedding = tie_output_embedding
-        self.num_key_value_heads = num_key_value_heads
-        self.activation = activation
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
-        self.normalize_first = normalize_first
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.use_bias = use_bias
-        self.source_tokenizer = source_tokenizer
-        self.target_tokenizer = target_tokenizer
+        self._attach_tokenizer("source_tokenizer", source_tokenizer)
+        self._attach_tokenizer("target_tokenizer", target_tokenizer)
         self._compiled_search = None
-
-        shared = {key: getattr(self, key) for key in _SHARED_KEYS}
-        self.encoder = Backbone(
-            source_vocabulary_size,
-            num_layers=num_encoder_layers,
-            stack="encoder",
-            dtype=self.dtype_policy,
-            name="encoder",
-            **shared,
-        )
-        self.decoder = Backbone(
-            target_vocabulary_size,
-            num_layers=num_decoder_layers,
-            stack="decoder",
-            cross_attention=True,
-            dtype=self.dtype_policy,
-            name="decoder",
-            **shared,
-        )
         self.output_projection = (
             None
             if tie_output_embedding
@@ -249,6 +266,14 @@ class Transformer(TranslationMixin, Task):
                 target_vocabulary_size, dtype=self.dtype_policy, name="output_projection"
             )
         )
+
+    @property
+    def source_vocabulary_size(self):
+        return self.encoder.vocabulary_size
+
+    @property
+    def target_vocabulary_size(self):
+        return self.decoder.vocabulary_size
 
     def build(self, inputs_shape=None):
         source_shape = (None, None)

@@ -1,45 +1,40 @@
-"""What the three task models share: presets, config and `compile` defaults.
+"""What the task models share: backbones, presets, config and `compile` defaults.
 
 A task is a `keras.Model` subclass that wraps one or two `Backbone`s with a
-head. Its constructor arguments are its config (listed once in
-`config_keys`), its presets are plain dicts of constructor arguments, and
-`compile()` with no arguments gives the training set-up that works well for it.
+head, as KerasHub's tasks do: its constructor takes the backbone(s) and its
+own head arguments only. A preset is one flat dict of backbone and head
+arguments; `from_preset` (and `from_arguments`) sorts them out, builds the
+backbone(s) and then the task. `compile()` with no arguments gives the
+training set-up that works well for the task.
 """
 
 import keras
 
-BACKBONE_KEYS = (
-    "num_layers",
-    "hidden_dim",
-    "num_heads",
-    "intermediate_dim",
-    "max_sequence_length",
-    "position",
-    "pad_id",
-    "num_key_value_heads",
-    "activation",
-    "dropout",
-    "attention_dropout",
-    "normalize_first",
-    "layer_norm_epsilon",
-    "use_bias",
-)
+from transformer_keras.models.backbone import Backbone, backbone_argument_names
 
 
 class Task(keras.Model):
     """Base class of `TransformerClassifier`, `TransformerLM` and `Transformer`.
 
     Subclasses set:
-        presets: `{name: {constructor argument: value}}`.
-        config_keys: the constructor arguments, each stored as an attribute of
-            the same name; `get_config` returns them all.
+        presets: `{name: {backbone or head argument: value}}`.
+        backbone_defaults: the backbone arguments a preset starts from (the
+            stack, and defaults such as the activation).
+        backbone_keys: the constructor arguments that hold `Backbone`s, each
+            stored as an attribute of the same name.
+        config_keys: the other constructor arguments, each stored as an
+            attribute of the same name; `get_config` returns them all.
         tokenizer_keys: those of them that hold tokenizer layers, serialized
             in the config (vocabularies and SentencePiece models included).
     and implement `default_optimizer()`, `default_loss()` and
-    `default_metrics()` for `compile()`.
+    `default_metrics()` for `compile()`. A task with one backbone whose
+    vocabulary comes from its tokenizer needs nothing more for `from_preset`;
+    the translator overrides `split_arguments`.
     """
 
     presets = {}
+    backbone_defaults = {}
+    backbone_keys = ("backbone",)
     config_keys = ()
     tokenizer_keys = ()
 
@@ -55,7 +50,8 @@ class Task(keras.Model):
                 f"Unknown {cls.__name__} preset; choose one of {cls.preset_names()}. "
                 f"Received: preset={preset!r}"
             )
-        unknown = sorted(set(overrides) - set(cls.config_keys) - {"name", "dtype"})
+        known = {*cls.config_keys, *cls.preset_argument_names(), "name", "dtype"}
+        unknown = sorted(set(overrides) - known)
         if unknown:
             raise ValueError(
                 f"{cls.__name__} has no argument(s) {unknown}. Received: overrides={overrides}"
@@ -68,7 +64,74 @@ class Task(keras.Model):
 
         Example: `TransformerLM.from_preset("nanogpt-cpu", vocabulary_size=65)`.
         """
-        return cls(**cls.preset_config(preset, **overrides))
+        return cls.from_arguments(**cls.preset_config(preset, **overrides))
+
+    @classmethod
+    def from_arguments(cls, **arguments):
+        """Builds the task from one flat dict of backbone and head arguments.
+
+        This is the form of a preset (and of the configs of `.keras` files
+        written before tasks took a backbone). Backbone arguments not given
+        take `backbone_defaults`, then `Backbone`'s defaults; `dtype` applies
+        to the backbone(s) and the head.
+        """
+        return cls(**cls.split_arguments(dict(arguments)))
+
+    @classmethod
+    def preset_argument_names(cls):
+        """The backbone argument names a preset or `from_arguments` accepts."""
+        return backbone_argument_names()
+
+    @classmethod
+    def split_arguments(cls, arguments):
+        """Flat arguments -> this task's constructor arguments, `backbone` built.
+
+        `vocabulary_size` defaults to `default_vocabulary_size(arguments)`.
+        """
+        backbone_arguments = {**cls.backbone_defaults}
+        for key in backbone_argument_names():
+            if key in arguments:
+                backbone_arguments[key] = arguments.pop(key)
+        if backbone_arguments.get("vocabulary_size") is None:
+            backbone_arguments["vocabulary_size"] = cls.default_vocabulary_size(arguments)
+        backbone = Backbone(**backbone_arguments, dtype=arguments.get("dtype"), name="backbone")
+        return {"backbone": backbone, **arguments}
+
+    @classmethod
+    def default_vocabulary_size(cls, arguments):
+        """The vocabulary of a task built without `vocabulary_size`: its tokenizer's."""
+        tokenizer = arguments.get("tokenizer")
+        if tokenizer is None:
+            raise ValueError(
+                "Pass `vocabulary_size` or a `tokenizer` to take it from. "
+                "Received: vocabulary_size=None"
+            )
+        return int(tokenizer.vocabulary_size)
+
+    # The output backbone's sizes and padding id (the decoder's, for the
+    # translator), read by the recipes, the data pipelines and the exports.
+    @property
+    def vocabulary_size(self):
+        return getattr(self, self.backbone_keys[-1]).vocabulary_size
+
+    @property
+    def max_sequence_length(self):
+        return getattr(self, self.backbone_keys[-1]).max_sequence_length
+
+    @property
+    def pad_id(self):
+        return getattr(self, self.backbone_keys[-1]).pad_id
+
+    @property
+    def hidden_dim(self):
+        return getattr(self, self.backbone_keys[-1]).hidden_dim
+
+    def _attach_tokenizer(self, key, tokenizer):
+        """Stores a tokenizer layer as `self.<key>`, not as a tracked sub-layer:
+        Keras turns `jit_compile` off for a model holding a layer of string
+        ops. It is saved through the config (`tokenizer_keys`) and exported
+        through `track=`."""
+        object.__setattr__(self, key, tokenizer)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with this task's defaults for every "auto"."""
@@ -129,7 +192,11 @@ class Task(keras.Model):
                 f"Build the model (call it once or `build()`) before copying it. "
                 f"Received: model.built={self.built}"
             )
-        copy = type(self).from_config({**self.get_config(), "dtype": dtype})
+        config = {**self.get_config(), "dtype": dtype}
+        for key in self.backbone_keys:
+            backbone = getattr(self, key)
+            config[key] = Backbone.from_config({**backbone.get_config(), "dtype": dtype})
+        copy = type(self).from_config(config)
         copy.build_from_config(self.get_build_config())
         copy.set_weights(self.get_weights())
         return copy
@@ -140,6 +207,8 @@ class Task(keras.Model):
             "trainable": self.trainable,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
         }
+        for key in self.backbone_keys:
+            config[key] = keras.saving.serialize_keras_object(getattr(self, key))
         config.update({key: getattr(self, key) for key in self.config_keys})
         for key in self.tokenizer_keys:
             if config.get(key) is not None:
@@ -159,4 +228,7 @@ class Task(keras.Model):
         for key in cls.tokenizer_keys:
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
+        if cls.backbone_keys and not set(cls.backbone_keys) & set(config):
+            # A flat config, from before tasks took a backbone.
+            return cls.from_arguments(**config)
         return cls(**config)

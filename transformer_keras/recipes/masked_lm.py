@@ -58,7 +58,7 @@ def masked_lm_plan(texts, recipe, tokenizer, seed, model_arguments=None):
 
     steps_per_epoch = math.ceil(len(texts) / recipe.batch_size)
     # The architecture follows the classifier's; the dropouts stay the preset's.
-    keys = set(MaskedLanguageModel.config_keys) - {
+    keys = {*MaskedLanguageModel.config_keys, *MaskedLanguageModel.preset_argument_names()} - {
         "tokenizer",
         "vocabulary_size",
         "dropout",
