@@ -36,7 +36,7 @@ test-tf: $(VENV)/.installed-dev
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q --durations=25 tests
 
 test-jax: $(VENV)/.installed-dev
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not tf_only" tests/layers tests/generation
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "jax and not tf_only" tests/layers tests/generation tests/models
 
 test: lint test-tf test-jax
 

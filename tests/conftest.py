@@ -1,8 +1,9 @@
 """Shared pytest set-up for the whole suite.
 
 - TensorFlow's native start-up chatter is silenced while Keras loads it.
-- Tests marked `tf_only` are skipped when the Keras backend is not TensorFlow
-  (`KERAS_BACKEND=jax pytest -m "not tf_only" tests/layers` runs the rest).
+- Tests marked `tf_only` are skipped when the Keras backend is not TensorFlow.
+  `make test-jax` runs the tests marked `jax` (every test of tests/layers and
+  tests/generation is marked here; the model tests are marked one by one).
 - Every test, and every test module, starts from the same random seed and the
   `float32` dtype policy, and the policy is restored afterwards even if the
   test fails: a test's outcome never depends on which tests ran before it in
@@ -52,7 +53,13 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend: {keras.backend.backend()}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by these markers
 def pytest_collection_modifyitems(config, items):
+    # `make test-jax` runs the tests marked `jax`: every test of the layers and
+    # the decode loop, and the model tests marked one by one.
+    for item in items:
+        if item.path.parent.name in ("layers", "generation"):
+            item.add_marker(pytest.mark.jax)
     if keras.backend.backend() == "tensorflow":
         return
     skip = pytest.mark.skip(

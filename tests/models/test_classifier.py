@@ -39,6 +39,7 @@ def _compiled(**overrides):
     return model
 
 
+@pytest.mark.jax
 def test_harness_token_ids(tmp_path):
     run_model_test(
         _compiled,
@@ -50,6 +51,7 @@ def test_harness_token_ids(tmp_path):
     )
 
 
+@pytest.mark.jax
 def test_harness_dict_inputs_cls_pooling(tmp_path):
     run_model_test(
         lambda: _compiled(pooling="cls"),
@@ -153,6 +155,7 @@ def test_token_dropout_round_trips_and_defaults_off():
         _classifier(token_dropout=1.0)
 
 
+@pytest.mark.jax
 def test_harness_with_conv(tmp_path):
     run_model_test(
         lambda: _compiled(conv_kernel_size=3),

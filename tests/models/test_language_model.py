@@ -67,6 +67,7 @@ def compiled_tiny_model(**overrides):
 
 
 # ---------------------------------------------------------------- the model
+@pytest.mark.jax
 def test_harness(tmp_path, rng):
     ids = rng.integers(1, 40, size=(2, 6)).astype("int32")
     _, logits = run_model_test(

@@ -37,6 +37,7 @@ def _compiled(**overrides):
     return model
 
 
+@pytest.mark.jax
 def test_harness(tmp_path):
     run_model_test(
         _compiled,

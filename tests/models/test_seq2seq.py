@@ -29,6 +29,7 @@ def compiled_tiny(**overrides):
 
 
 @pytest.mark.slow
+@pytest.mark.jax
 def test_harness(tmp_path):
     # Separate vocabularies and an untied projection: the widest configuration.
     run_model_test(

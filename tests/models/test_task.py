@@ -21,6 +21,9 @@ from transformer_keras.models import (
 from transformer_keras.models.backbone import backbone_argument_names
 from transformer_keras.text import ByteTokenizer
 
+# Construction, presets, older files and copies hold on every backend.
+pytestmark = pytest.mark.jax
+
 TOKEN_IDS = np.array([[5, 6, 7, 8], [9, 10, 11, 0]])
 LEGACY_FILES = pathlib.Path(__file__).parent / "legacy_files"
 SIZES = dict(
@@ -206,3 +209,13 @@ def test_an_unbuilt_model_is_rejected():
 def test_docstring_examples_run():
     module = importlib.import_module("transformer_keras.models.task")
     assert doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+def test_a_copy_with_tokenizers_keeps_the_weights():
+    model = TransformerClassifier.from_preset("tiny", vocabulary_size=260, num_classes=2)
+    model(TOKEN_IDS)
+    with_text = model.with_tokenizers(tokenizer=ByteTokenizer())
+    assert model.tokenizer is None and isinstance(with_text.tokenizer, ByteTokenizer)
+    np.testing.assert_array_equal(to_numpy(with_text(TOKEN_IDS)), to_numpy(model(TOKEN_IDS)))
+    with pytest.raises(ValueError, match=r"Received: tokenizers=\['source_tokenizer'\]"):
+        model.with_tokenizers(source_tokenizer=ByteTokenizer())

@@ -187,15 +187,59 @@ class Task(keras.Model):
         >>> {v.dtype for v in fast.weights}, keras.backend.standardize_dtype(logits.dtype)
         ({'bfloat16'}, 'float32')
         """
+        config = {"dtype": dtype}
+        for key in self.backbone_keys:
+            backbone = getattr(self, key)
+            config[key] = Backbone.from_config({**backbone.get_config(), "dtype": dtype})
+        return self._copy(config)
+
+    def with_tokenizers(self, **tokenizers):
+        """A copy of this model, with its weights, holding `tokenizers`.
+
+        For a model trained from token ids where no TensorFlow was at hand
+        (on the JAX backend, say): reloaded under TensorFlow, it gets the
+        tokenizer that made its ids, and then takes and returns text
+        (`generate(strings)`, `classify`, `translate`, the exports).
+
+        Args:
+            **tokenizers: tokenizer layers by argument name: `tokenizer=` for
+                the classifier, the language models; `source_tokenizer=` and
+                `target_tokenizer=` for the translator.
+
+        Returns:
+            A new built model of the same class and configuration.
+
+        Example:
+        >>> import numpy as np
+        >>> from transformer_keras.models.language_model import TransformerLM
+        >>> from transformer_keras.text import ByteTokenizer
+        >>> model = TransformerLM.from_preset("tiny", vocabulary_size=260)
+        >>> model.build()
+        >>> with_text = model.with_tokenizers(tokenizer=ByteTokenizer())
+        >>> len(with_text.generate(["Hi"], max_new_tokens=4, temperature=0.0)) == 1
+        True
+        """
+        unknown = sorted(set(tokenizers) - set(self.tokenizer_keys))
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__} takes tokenizers named {list(self.tokenizer_keys)}. "
+                f"Received: tokenizers={unknown}"
+            )
+        return self._copy(tokenizers)
+
+    def _copy(self, config_updates):
+        """A built copy of this model, with its weights, and `config_updates`."""
         if not self.built:
             raise ValueError(
                 f"Build the model (call it once or `build()`) before copying it. "
                 f"Received: model.built={self.built}"
             )
-        config = {**self.get_config(), "dtype": dtype}
+        config = self.get_config()
+        for key in self.tokenizer_keys:  # the layers themselves, not their configs
+            config[key] = getattr(self, key)
         for key in self.backbone_keys:
-            backbone = getattr(self, key)
-            config[key] = Backbone.from_config({**backbone.get_config(), "dtype": dtype})
+            config[key] = getattr(self, key).get_config()
+        config.update(config_updates)
         copy = type(self).from_config(config)
         copy.build_from_config(self.get_build_config())
         copy.set_weights(self.get_weights())
@@ -217,16 +261,19 @@ class Task(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        # Registers the tokenizer classes, and the optimizers, losses and
-        # metrics that `compile_from_config` rebuilds, in a process that
-        # imported neither (e.g. `transformer-keras evaluate`).
+        # Registers the optimizers, losses and metrics that
+        # `compile_from_config` rebuilds, and the tokenizer classes of a
+        # config that holds one (they need TensorFlow), in a process that
+        # imported none of them (e.g. `transformer-keras evaluate`).
         import transformer_keras.optimization  # noqa: F401
-        import transformer_keras.text  # noqa: F401
 
         config = dict(config)
         config.pop("trainable", None)
         for key in cls.tokenizer_keys:
-            if config.get(key) is not None:
+            if isinstance(config.get(key), dict):
+                from transformer_keras.text import register_tokenizers
+
+                register_tokenizers()
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         if cls.backbone_keys and not set(cls.backbone_keys) & set(config):
             # A flat config, from before tasks took a backbone.

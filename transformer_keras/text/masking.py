@@ -5,14 +5,14 @@ the ids listed as unselectable) and replaces 80% of the picked tokens by the
 mask id, 10% by a random id and leaves 10% unchanged (Devlin et al. 2019,
 section 3.1). The selection and the replacement are TensorFlow Text's
 `RandomItemSelector`, `MaskValuesChooser` and `mask_language_model`, the ops
-KerasHub's `MaskedLMMaskGenerator` is built on. TensorFlow backend only.
+KerasHub's `MaskedLMMaskGenerator` is built on: `mask_tokens` runs on
+TensorFlow (in `tf.data`), and imports it when called; the checks below do not
+need it.
 
 Legend: B batch, T length, P masked positions per row (at most `max_selections`).
 """
 
 import math
-
-import tensorflow as tf
 
 from transformer_keras.utils.validation import check_positive_int
 
@@ -74,6 +74,7 @@ def mask_tokens(
     check_positive_int("max_selections", max_selections)
     check_positive_int("vocabulary_size", vocabulary_size)
     check_masking_rates(mask_rate, mask_token_rate, random_token_rate)
+    import tensorflow as tf
     import tensorflow_text as tf_text  # loaded on first use: a large library
 
     if isinstance(token_ids, tf.RaggedTensor):
