@@ -13,21 +13,14 @@ Prints one JSON line:
      "greedy": [[...], ...], "tokenizer_error": "..."}
 """
 
-import importlib.abc
 import json
 import math
 import sys
 
-
-class _NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("tensorflow", "tensorflow_text", "tf_keras"):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
+from tests.child_processes.no_tensorflow import block, tensorflow_imported
 
 if __name__ == "__main__":  # not when a test imports `GREEDY_PROMPTS`
-    sys.meta_path.insert(0, _NoTensorFlow())
+    block()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -99,9 +92,7 @@ def main(data_path, output):
         json.dumps(
             {
                 "backend": keras.backend.backend(),
-                "tensorflow_imported": any(
-                    module.split(".")[0] == "tensorflow" for module in sys.modules
-                ),
+                "tensorflow_imported": tensorflow_imported(),
                 "losses": losses,
                 "greedy": greedy,
                 "tokenizer_error": tokenizer_error,
