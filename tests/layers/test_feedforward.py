@@ -20,6 +20,11 @@ def _numpy_gelu(x):
     return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
 
 
+def _numpy_gelu_tanh(x):
+    """GELU's tanh approximation (Hendrycks and Gimpel, 2016, section 2; GPT-2's)."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
 def _numpy_silu(x):
     return x / (1.0 + np.exp(-x))
 
@@ -32,6 +37,8 @@ def _numpy_feedforward(layer, x):
         hidden = np.maximum(hidden, 0.0)
     elif layer.activation == "gelu":
         hidden = _numpy_gelu(hidden)
+    elif layer.activation == "gelu_tanh":
+        hidden = _numpy_gelu_tanh(hidden)
     else:
         gate = layer.gate_dense
         gate_values = x @ np.float64(gate.kernel.numpy()) + np.float64(gate.bias.numpy())
@@ -40,7 +47,7 @@ def _numpy_feedforward(layer, x):
     return hidden @ np.float64(out.kernel.numpy()) + np.float64(out.bias.numpy())
 
 
-@pytest.mark.parametrize("activation", ["relu", "gelu", "swiglu"])
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh", "swiglu"])
 def test_feedforward_equals_numpy(activation, rng):
     layer = FeedForward(WIDTH, INNER, activation=activation)
     x = rng.normal(size=(2, 4, WIDTH))
@@ -51,7 +58,7 @@ def test_feedforward_equals_numpy(activation, rng):
     )
 
 
-@pytest.mark.parametrize("activation", ["relu", "swiglu"])
+@pytest.mark.parametrize("activation", ["relu", "gelu_tanh", "swiglu"])
 def test_feedforward_harness(activation, rng, tmp_path):
     run_layer_test(
         FeedForward,

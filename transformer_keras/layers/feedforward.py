@@ -9,7 +9,12 @@ from keras import ops
 from transformer_keras.layers.residual import ResidualBlock
 from transformer_keras.utils.validation import check_choice, check_positive_int
 
-ACTIVATIONS = ("relu", "gelu", "swiglu")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "swiglu")
+
+
+def gelu_tanh(x):
+    """GELU's tanh approximation (GPT-2's `gelu_new`, PyTorch's `approximate="tanh"`)."""
+    return keras.activations.gelu(x, approximate=True)
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -19,7 +24,8 @@ class FeedForward(keras.layers.Layer):
     Args:
         hidden_dim: model width `D` (input and output).
         intermediate_dim: inner width `F`.
-        activation: `"relu"` (the paper), `"gelu"` or `"swiglu"`.
+        activation: `"relu"` (the paper), `"gelu"` (exact, BERT's),
+            `"gelu_tanh"` (its tanh approximation, GPT-2's) or `"swiglu"`.
         use_bias: biases in the projections.
         kernel_initializer: initializer of the kernels.
 
@@ -67,7 +73,12 @@ class FeedForward(keras.layers.Layer):
                 name=name,
             )
 
-        inner_activation = {"relu": "relu", "gelu": "gelu", "swiglu": "silu"}[activation]
+        inner_activation = {
+            "relu": "relu",
+            "gelu": "gelu",
+            "gelu_tanh": gelu_tanh,
+            "swiglu": "silu",
+        }[activation]
         self.inner_dense = dense(intermediate_dim, "inner", inner_activation)
         self.gate_dense = dense(intermediate_dim, "gate") if activation == "swiglu" else None
         self.output_dense = dense(hidden_dim, "output")

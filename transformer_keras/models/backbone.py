@@ -36,7 +36,7 @@ class Backbone(keras.layers.Layer):
         position: `"learned"`, `"sinusoidal"`, `"rotary"` or `"none"`.
         pad_id: padding id; padding masks are derived from it.
         num_key_value_heads: grouped-query attention (decoder-friendly).
-        activation: `"relu"`, `"gelu"` or `"swiglu"`.
+        activation: `"relu"`, `"gelu"`, `"gelu_tanh"` or `"swiglu"`.
         dropout: residual and embedding dropout.
         attention_dropout: dropout on attention probabilities.
         normalize_first: pre-LN (True) or the paper's post-LN (False).

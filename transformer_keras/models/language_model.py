@@ -147,6 +147,29 @@ class TransformerLM(Task):
         # Traced generation functions, kept out of Keras/TF attribute tracking.
         object.__setattr__(self, "_generate_functions", {})
 
+    @classmethod
+    def from_pretrained(cls, path, dtype=None):
+        """A language model with a GPT-2 checkpoint's weights and tokenizer.
+
+        Args:
+            path: a Hugging Face checkpoint folder (`config.json`,
+                `model.safetensors` or `pytorch_model.bin`, `vocab.json` and
+                `merges.txt`), or `hf://name` (downloaded with
+                `huggingface_hub`, when online).
+            dtype: the dtype policy, e.g. `"bfloat16"`; float32 by default.
+
+        Returns:
+            A built `TransformerLM` (see `models.huggingface`); fine-tune it
+            with `fit`, export it with `export_language_model`.
+
+        Example:
+        >>> model = TransformerLM.from_pretrained("gpt2/")  # doctest: +SKIP
+        >>> model.generate(["Hello, I'm a"], 8, temperature=0.0)  # doctest: +SKIP
+        """
+        from transformer_keras.models.huggingface import load_gpt2
+
+        return load_gpt2(path, dtype=dtype)
+
     # ------------------------------------------------------------------ graph
     def build(self, inputs_shape=None):
         if isinstance(inputs_shape, dict):
