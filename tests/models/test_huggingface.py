@@ -162,3 +162,21 @@ def test_the_export_answers_transformers_greedy_text_without_the_package(
         _first_end(generated, model.tokenizer.end_id), skip_special_tokens=True
     )
     assert outputs["text"] == [expected]
+
+
+def test_a_lora_step_on_the_loaded_model_moves_only_the_adapters(checkpoint):
+    import keras
+
+    model = TransformerLM.from_pretrained(checkpoint[0])
+    model.backbone.enable_lora(2)
+    frozen = [to_numpy(v) for v in model.weights if not v.trainable]
+    ids = np.array(_hf_tokenizer(checkpoint[0])(["The quick brown fox jumps"])["input_ids"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    history = model.fit(ids[:, :-1], ids[:, 1:], epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    after = [to_numpy(v) for v in model.weights if not v.trainable]
+    for before, now in zip(frozen, after, strict=True):
+        np.testing.assert_array_equal(before, now)

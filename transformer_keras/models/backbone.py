@@ -15,9 +15,11 @@ import keras
 
 from transformer_keras.layers import Decoder, Encoder, TokenAndPositionEmbedding
 from transformer_keras.layers.method_inputs import build_if_needed, convert_inputs
-from transformer_keras.utils.validation import check_choice
+from transformer_keras.utils.validation import check_choice, check_positive_int
 
 STACKS = ("encoder", "decoder")
+# The attention projections that get LoRA adapters (LoRA's paper, section 7.1).
+LORA_TARGETS = ("query", "value")
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
@@ -43,6 +45,9 @@ class Backbone(keras.layers.Layer):
         layer_norm_epsilon: epsilon of the layer norms.
         use_bias: biases in projections.
         scale_embeddings: multiply token embeddings by `sqrt(D)`.
+        lora_rank: `None`, or the rank of the LoRA adapters on the query and
+            value projections (`enable_lora`); kept in the config, so a
+            `.keras` file of a LoRA model reloads with its adapters.
 
     Call arguments:
         token_ids: `(B, T)` int ids.
@@ -85,10 +90,13 @@ class Backbone(keras.layers.Layer):
         layer_norm_epsilon=1e-5,
         use_bias=True,
         scale_embeddings=True,
+        lora_rank=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_choice("stack", stack, STACKS)
+        if lora_rank is not None:
+            check_positive_int("lora_rank", lora_rank)
         if cross_attention and stack != "decoder":
             raise ValueError(
                 "Only a decoder stack has cross-attention. Received: "
@@ -112,6 +120,7 @@ class Backbone(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.use_bias = use_bias
         self.scale_embeddings = scale_embeddings
+        self.lora_rank = lora_rank
 
         self.embedding = TokenAndPositionEmbedding(
             vocabulary_size,
@@ -157,6 +166,54 @@ class Backbone(keras.layers.Layer):
         else:
             self.transformer.build(hidden_shape)
         self.built = True
+        if self.lora_rank:
+            self._add_lora_adapters(self.lora_rank)
+
+    def enable_lora(self, rank):
+        """Low-rank adapters on every query and value projection; only they train.
+
+        Keras' own `EinsumDense.enable_lora(rank)` adds the adapters (`kernel
+        + A B`, `B` starting at zero, so the outputs do not change at first);
+        every other weight of the backbone is frozen. The rank goes into the
+        config: `.keras` files save and reload the adapters, and
+        `Task.with_merged_lora()` folds them into the kernels for export.
+
+        Args:
+            rank: the adapters' rank, a positive int.
+
+        Example:
+        >>> import numpy as np
+        >>> backbone = Backbone(50, num_layers=1, hidden_dim=8, num_heads=2,
+        ...                     intermediate_dim=16, max_sequence_length=10)
+        >>> _ = backbone(np.array([[5, 6]]))
+        >>> backbone.enable_lora(2)
+        >>> sorted({w.name for w in backbone.trainable_weights})
+        ['lora_kernel_a', 'lora_kernel_b']
+        """
+        check_positive_int("rank", rank)
+        if self.lora_rank is not None:
+            raise ValueError(f"LoRA is already enabled on this backbone. Received: rank={rank}")
+        self.lora_rank = rank
+        if self.built:
+            self._add_lora_adapters(rank)
+
+    def lora_layers(self):
+        """The projections that carry LoRA adapters: every query and value."""
+        return [
+            layer
+            for layer in self._flatten_layers(include_self=False)
+            if layer.name in LORA_TARGETS and getattr(layer, "lora_enabled", False)
+        ]
+
+    def _add_lora_adapters(self, rank):
+        for layer in self._flatten_layers(include_self=False):
+            layer.trainable = False
+        for layer in self._flatten_layers(include_self=False):
+            if layer.name in LORA_TARGETS and hasattr(layer, "enable_lora"):
+                layer.trainable = True
+                layer.enable_lora(rank)
+                if layer.bias is not None:
+                    layer.bias.trainable = False
 
     def padding_mask(self, token_ids):
         """`(B, T)` boolean, True at real tokens (`token_ids != pad_id`)."""
@@ -292,6 +349,7 @@ class Backbone(keras.layers.Layer):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "use_bias": self.use_bias,
             "scale_embeddings": self.scale_embeddings,
+            "lora_rank": self.lora_rank,
         }
 
 

@@ -227,8 +227,48 @@ class Task(keras.Model):
             )
         return self._copy(tokenizers)
 
-    def _copy(self, config_updates):
-        """A built copy of this model, with its weights, and `config_updates`."""
+    def with_merged_lora(self):
+        """A copy without LoRA adapters whose kernels hold them: `W + A B * alpha / r`.
+
+        For export and serving: the same outputs as this model, and the same
+        weights and speed as a model that never had adapters.
+
+        Returns:
+            A new built model of the same class; `backbone.lora_rank` is None.
+
+        Example:
+        >>> import numpy as np
+        >>> from transformer_keras.models.language_model import TransformerLM
+        >>> model = TransformerLM.from_preset("tiny", vocabulary_size=50)
+        >>> model.build()
+        >>> model.backbone.enable_lora(4)
+        >>> merged = model.with_merged_lora()
+        >>> merged.backbone.lora_rank is None
+        True
+        """
+        merged_kernels = {}
+        for key in self.backbone_keys:
+            for layer in getattr(self, key).lora_layers():
+                # With LoRA on, Keras' `kernel` property is the merged kernel.
+                variable = next(w for w in layer.weights if w.name == "kernel")
+                merged_kernels[_relative_path(variable)] = layer.kernel
+        config = {}
+        for key in self.backbone_keys:
+            backbone = getattr(self, key)
+            config[key] = Backbone.from_config({**backbone.get_config(), "lora_rank": None})
+        copy = self._copy(config, copy_weights=False)
+        values = {
+            _relative_path(variable): variable
+            for variable in self.weights
+            if variable.name not in ("lora_kernel_a", "lora_kernel_b")
+        }
+        for variable in copy.weights:
+            path = _relative_path(variable)
+            variable.assign(merged_kernels.get(path, values[path]))
+        return copy
+
+    def _copy(self, config_updates, copy_weights=True):
+        """A built copy of this model, with `config_updates` (and its weights)."""
         if not self.built:
             raise ValueError(
                 f"Build the model (call it once or `build()`) before copying it. "
@@ -242,7 +282,8 @@ class Task(keras.Model):
         config.update(config_updates)
         copy = type(self).from_config(config)
         copy.build_from_config(self.get_build_config())
-        copy.set_weights(self.get_weights())
+        if copy_weights:
+            copy.set_weights(self.get_weights())
         return copy
 
     def get_config(self):
@@ -279,3 +320,8 @@ class Task(keras.Model):
             # A flat config, from before tasks took a backbone.
             return cls.from_arguments(**config)
         return cls(**config)
+
+
+def _relative_path(variable):
+    """A variable's path without its model's name: the same in a copy."""
+    return variable.path.split("/", 1)[1]
