@@ -219,3 +219,24 @@ def test_a_copy_with_tokenizers_keeps_the_weights():
     np.testing.assert_array_equal(to_numpy(with_text(TOKEN_IDS)), to_numpy(model(TOKEN_IDS)))
     with pytest.raises(ValueError, match=r"Received: tokenizers=\['source_tokenizer'\]"):
         model.with_tokenizers(source_tokenizer=ByteTokenizer())
+
+
+@pytest.mark.tf_only  # int8 serves through the TensorFlow exports (and JAX compiles it slowly)
+@pytest.mark.parametrize("task", ["classifier", "language_model", "translator"])
+def test_int8_quantization_keeps_the_outputs_and_reloads_quantized(task, tmp_path):
+    model = {
+        "classifier": lambda: TransformerClassifier.from_preset(
+            "tiny", vocabulary_size=30, num_classes=3
+        ),
+        "language_model": lambda: TransformerLM.from_preset("tiny", vocabulary_size=30),
+        "translator": lambda: Transformer.from_preset("tiny", source_vocabulary_size=30),
+    }[task]()
+    reference = to_numpy(_outputs(model))
+    model.quantize("int8")
+    assert "int8" in {variable.dtype for variable in model.weights}
+    quantized = to_numpy(_outputs(model))
+    # Per-channel int8 weights and int8 activations: within a few percent of the scale.
+    np.testing.assert_allclose(quantized, reference, atol=0.05 * np.abs(reference).max())
+    model.save(tmp_path / "int8.keras")
+    reloaded = keras.saving.load_model(tmp_path / "int8.keras")
+    np.testing.assert_array_equal(to_numpy(_outputs(reloaded)), quantized)
