@@ -13,7 +13,6 @@ import pytest
 from tests.harness import to_numpy
 from transformer_keras.models import Backbone, TransformerLM
 
-pytestmark = pytest.mark.jax  # the adapters are Keras': every backend
 TOKEN_IDS = np.array([[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]])
 
 
