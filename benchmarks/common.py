@@ -235,6 +235,11 @@ def time_calls(function, warmup=1, repeats=5):
     return Timing(tuple(seconds))
 
 
+def weight_bytes(model):
+    """The bytes of a model's variables, each at its own dtype (int8 counts one)."""
+    return sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+
+
 def peak_memory_mb(function, device):
     """Peak bytes TensorFlow's allocator held above its starting point during `function()`.
 

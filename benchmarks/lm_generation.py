@@ -45,6 +45,8 @@ import time
 
 import numpy as np
 
+from benchmarks import common
+
 PROMPT_LENGTH = 16
 
 
@@ -75,9 +77,7 @@ def memory_bound_seconds(model, batch_size, new_tokens, bandwidth_gbps):
     The positions a step attends to run from the prompt's to the last one's,
     `PROMPT_LENGTH + (new_tokens - 1) / 2` on average.
     """
-    weight_bytes = sum(
-        int(np.prod(weight.shape)) * np.dtype(weight.dtype).itemsize for weight in model.weights
-    )
+    weight_bytes = common.weight_bytes(model)
     position_bytes = sum(
         np.asarray(cache).nbytes for cache in model.backbone.initial_cache(1, 1)
     )  # keys and values of one position of one row, every layer

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+from benchmarks import common
 
 
 def parse_args(argv=None):
@@ -48,10 +48,6 @@ def trained_model(args):
     return model, validation_ids[: 2000 if args.quick else None]
 
 
-def weight_bytes(model):
-    return sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
-
-
 def folder_bytes(path):
     return sum(f.stat().st_size for f in pathlib.Path(path).rglob("*") if f.is_file())
 
@@ -76,7 +72,7 @@ def main(argv=None):
             path = export_language_model(copy, f"{folder}/{name}", keras_file=False)
             results[name] = {
                 "loss": loss,
-                "weights": weight_bytes(copy),
+                "weights": common.weight_bytes(copy),
                 "saved_model": folder_bytes(path),
             }
 
