@@ -35,6 +35,22 @@ from transformer_keras.models import (  # noqa: E402
 GREEDY_PROMPTS = [[88, 115], [88, 108, 105]]  # "To", "The" as byte ids
 
 
+def training_data(ids, labels, vocabulary_size):
+    """`{family: (x, y)}` from `(N, T)` token ids: what each model trains on and predicts."""
+    positions = np.tile(np.array([[1, 3]]), (len(ids), 1))  # (N, 2) masked slots
+    masked = ids.copy()
+    np.put_along_axis(masked, positions, vocabulary_size, axis=1)  # the mask id
+    return {
+        "classifier": (ids, labels),
+        "language_model": (ids[:, :-1], ids[:, 1:]),
+        "masked_language_model": (
+            {"token_ids": masked, "mask_positions": positions},
+            np.take_along_axis(ids, positions, axis=1),
+        ),
+        "translator": ({"source_ids": ids, "target_ids": ids[:, :-1]}, ids[:, 1:]),
+    }
+
+
 def fit(model, x, y):
     model.compile()
     history = model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
@@ -62,18 +78,7 @@ def main(data_path, output):
             "tiny", source_vocabulary_size=vocabulary, max_sequence_length=64
         ),
     }
-    positions = np.tile(np.array([[1, 3]]), (len(ids), 1))  # (N, 2) masked slots
-    masked = ids.copy()
-    np.put_along_axis(masked, positions, vocabulary, axis=1)  # the mask id
-    inputs = {
-        "classifier": (ids, labels),
-        "language_model": (ids[:, :-1], ids[:, 1:]),
-        "masked_language_model": (
-            {"token_ids": masked, "mask_positions": positions},
-            np.take_along_axis(ids, positions, axis=1),
-        ),
-        "translator": ({"source_ids": ids, "target_ids": ids[:, :-1]}, ids[:, 1:]),
-    }
+    inputs = training_data(ids, labels, vocabulary)
     losses, outputs = {}, {}
     for name, model in models.items():
         x, y = inputs[name]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.child_processes import child_environment, run_script
-from tests.child_processes.jax_without_tensorflow import GREEDY_PROMPTS
+from tests.child_processes.jax_without_tensorflow import GREEDY_PROMPTS, training_data
 from tests.harness import to_numpy
 from transformer_keras.export import load_saved_model, verify_in_fresh_process
 from transformer_keras.export.classifier import export_classifier
@@ -73,18 +73,6 @@ def test_the_models_train_on_jax_without_tensorflow(trained_on_jax):
     assert report["tokenizer_error"].endswith("Received: missing module 'tensorflow'")
 
 
-def _inputs(name, ids):
-    positions = np.tile(np.array([[1, 3]]), (len(ids), 1))
-    masked = ids.copy()
-    np.put_along_axis(masked, positions, 260, axis=1)
-    return {
-        "classifier": ids,
-        "language_model": ids[:, :-1],
-        "masked_language_model": {"token_ids": masked, "mask_positions": positions},
-        "translator": {"source_ids": ids, "target_ids": ids[:, :-1]},
-    }[name]
-
-
 @pytest.mark.parametrize(
     "name", ["classifier", "language_model", "masked_language_model", "translator"]
 )
@@ -92,7 +80,9 @@ def test_tensorflow_reloads_what_jax_trained(trained_on_jax, name):
     folder, ids, _ = trained_on_jax
     model = keras.saving.load_model(folder / f"{name}.keras")
     expected = np.load(folder / "outputs.npz")[name]
-    outputs = model.predict(_inputs(name, ids), verbose=0)
+    vocabulary_size = ByteTokenizer().vocabulary_size
+    inputs, _ = training_data(ids, np.zeros(len(ids)), vocabulary_size)[name]
+    outputs = model.predict(inputs, verbose=0)
     np.testing.assert_allclose(outputs, expected, atol=1e-4)
 
 
