@@ -25,8 +25,11 @@ def _table(layer):
 
 
 # ----------------------------------------------------------------------- harness
-@pytest.mark.parametrize("position", ["learned", "sinusoidal"])
-def test_harness(position, tmp_path):
+@pytest.mark.parametrize(
+    "position, embedding_norm",
+    [("learned", False), ("sinusoidal", False), ("learned", True)],
+)
+def test_harness(position, embedding_norm, tmp_path):
     run_layer_test(
         TokenAndPositionEmbedding,
         {
@@ -34,6 +37,7 @@ def test_harness(position, tmp_path):
             "hidden_dim": D,
             "max_sequence_length": MAX_LENGTH,
             "position": position,
+            "embedding_norm": embedding_norm,
             "dropout": 0.1,
         },
         IDS,
@@ -71,6 +75,21 @@ def test_output_is_scaled_token_embedding_plus_positions(position):
     else:
         assert position in ("rotary", "none")  # positions live in attention, or nowhere
     np.testing.assert_allclose(outputs, expected, atol=1e-6)
+
+
+def test_the_embedding_norm_normalizes_the_sum_with_its_epsilon(rng):
+    layer = _embedding(position="learned", embedding_norm=True, layer_norm_epsilon=1e-12)
+    layer(IDS)
+    gamma, beta = rng.normal(size=(2, D))
+    layer.norm.gamma.assign(gamma)
+    layer.norm.beta.assign(beta)
+    total = np.float64(_table(layer)[IDS]) * math.sqrt(D)
+    total = total + np.float64(layer.position_embedding.embeddings.numpy())[: IDS.shape[1]]
+    mean = total.mean(-1, keepdims=True)
+    variance = total.var(-1, keepdims=True)
+    expected = (total - mean) / np.sqrt(variance + 1e-12) * gamma + beta
+    np.testing.assert_allclose(layer(IDS), expected, atol=1e-5)
+    assert layer.norm.epsilon == 1e-12
 
 
 def test_without_scaling_the_output_is_the_table_row():

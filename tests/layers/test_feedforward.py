@@ -39,6 +39,8 @@ def _numpy_feedforward(layer, x):
         hidden = _numpy_gelu(hidden)
     elif layer.activation == "gelu_tanh":
         hidden = _numpy_gelu_tanh(hidden)
+    elif layer.activation == "silu":
+        hidden = _numpy_silu(hidden)
     else:
         gate = layer.gate_dense
         gate_values = x @ np.float64(gate.kernel.numpy()) + np.float64(gate.bias.numpy())
@@ -47,7 +49,7 @@ def _numpy_feedforward(layer, x):
     return hidden @ np.float64(out.kernel.numpy()) + np.float64(out.bias.numpy())
 
 
-@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh", "swiglu"])
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh", "silu", "swiglu"])
 def test_feedforward_equals_numpy(activation, rng):
     layer = FeedForward(WIDTH, INNER, activation=activation)
     x = rng.normal(size=(2, 4, WIDTH))

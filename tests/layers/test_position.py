@@ -39,10 +39,11 @@ def _numpy_rotary(x, start_index=0, max_wavelength=10000.0):
 
 
 # ----------------------------------------------------------------------- harness
-def test_sinusoidal_harness(rng, tmp_path):
+@pytest.mark.parametrize("layout", ["interleaved", "concatenated"])
+def test_sinusoidal_harness(layout, rng, tmp_path):
     run_layer_test(
         SinusoidalPositionEncoding,
-        {"max_wavelength": 100.0},
+        {"max_wavelength": 100.0, "layout": layout},
         _inputs(rng, B, T, D),
         expected_output_shape=(B, T, D),
         run_training=False,  # no weights to train
@@ -87,6 +88,33 @@ def test_sinusoidal_odd_width_keeps_the_width():
         3,
         7,
     )
+
+
+def _numpy_concatenated_sinusoids(length, width, start_index=0):
+    """Marian's table, float64: `ceil(D/2)` sines, then `floor(D/2)` cosines.
+
+    Feature `j` of position `p` has the angle `p / 10000^(2 floor(j/2) / D)`
+    (the paper's); the sines take the even features' angles, the cosines the
+    odd ones', each in order.
+    """
+    positions = np.arange(start_index, start_index + length)[:, None]
+    features = np.arange(width)[None, :]
+    angles = positions / np.power(10000.0, 2 * (features // 2) / width)  # (T, D)
+    return np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=1)
+
+
+@pytest.mark.parametrize("width", [8, 7])
+def test_concatenated_layout_equals_marians_table(width):
+    layer = SinusoidalPositionEncoding(layout="concatenated")
+    outputs = np.asarray(layer(np.zeros((1, 5, width), "float32"), start_index=3))
+    np.testing.assert_allclose(
+        outputs[0], _numpy_concatenated_sinusoids(5, width, 3), atol=1e-5
+    )
+
+
+def test_an_unknown_layout_is_named():
+    with pytest.raises(ValueError, match="Received: layout='split'"):
+        SinusoidalPositionEncoding(layout="split")
 
 
 # -------------------------------------------------------------------- learned table

@@ -19,12 +19,12 @@ from transformer_keras.utils.validation import (
     check_rate,
 )
 
-POSITION_SCHEMES = ("learned", "sinusoidal", "rotary", "none")
+POSITION_SCHEMES = ("learned", "sinusoidal", "sinusoidal_concatenated", "rotary", "none")
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")
 class TokenAndPositionEmbedding(keras.layers.Layer):
-    """Token embedding scaled by `sqrt(hidden_dim)`, plus positions, plus dropout.
+    """Token embedding scaled by `sqrt(hidden_dim)`, plus positions, [layer norm,] dropout.
 
     The token table is a `keras.layers.ReversibleEmbedding`, so
     `embedding(hidden, reverse=True)` projects `(B, T, D)` back to `(B, T, V)`
@@ -34,12 +34,16 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         vocabulary_size: `V`.
         hidden_dim: `D`.
         max_sequence_length: longest sequence (size of a learned table).
-        position: `"learned"`, `"sinusoidal"` (the paper), `"rotary"` (positions
-            are applied inside attention; nothing is added here) or `"none"`.
+        position: `"learned"`, `"sinusoidal"` (the paper),
+            `"sinusoidal_concatenated"` (the same sines and cosines, sines
+            first: Marian's), `"rotary"` (positions are applied inside
+            attention; nothing is added here) or `"none"`.
         pad_id: id of the padding token; the layer's Keras mask (and
             `padding_mask(ids)`) is True where `ids != pad_id`. `None` disables
             masking.
         scale_embeddings: multiply token embeddings by `sqrt(hidden_dim)`.
+        embedding_norm: a layer norm on the sum, before dropout (BERT's).
+        layer_norm_epsilon: that norm's epsilon.
         dropout: dropout rate on the sum (the paper's P_drop).
         embeddings_initializer: initializer of the token table.
 
@@ -71,6 +75,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         scale_embeddings=True,
         dropout=0.0,
         embeddings_initializer=None,
+        embedding_norm=False,
+        layer_norm_epsilon=1e-5,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -86,6 +92,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.pad_id = pad_id
         self.scale_embeddings = scale_embeddings
         self.dropout = dropout
+        self.embedding_norm = embedding_norm
+        self.layer_norm_epsilon = layer_norm_epsilon
         if embeddings_initializer is None:
             # N(0, D^-1/2): after the sqrt(D) scale, unit-variance embeddings.
             embeddings_initializer = keras.initializers.RandomNormal(
@@ -107,9 +115,19 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             "sinusoidal": lambda: SinusoidalPositionEncoding(
                 dtype=self.dtype_policy, name="position_embedding"
             ),
+            "sinusoidal_concatenated": lambda: SinusoidalPositionEncoding(
+                layout="concatenated", dtype=self.dtype_policy, name="position_embedding"
+            ),
             "rotary": lambda: None,
             "none": lambda: None,
         }[position]()
+        self.norm = (
+            keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
+            )
+            if embedding_norm
+            else None
+        )
         self.dropout_layer = keras.layers.Dropout(
             dropout, dtype=self.dtype_policy, name="dropout"
         )
@@ -118,6 +136,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.token_embedding.build(token_ids_shape)
         if self.position_embedding is not None:
             self.position_embedding.build(tuple(token_ids_shape) + (self.hidden_dim,))
+        if self.norm is not None:
+            self.norm.build(tuple(token_ids_shape) + (self.hidden_dim,))
         self.built = True
 
     def padding_mask(self, token_ids):
@@ -149,6 +169,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             embeddings = embeddings + self.position_embedding(
                 embeddings, start_index=start_index
             )
+        if self.norm is not None:
+            embeddings = self.norm(embeddings)
         return self.dropout_layer(embeddings, training=training)
 
     def compute_mask(self, token_ids, mask=None, start_index=0, reverse=False):
@@ -180,4 +202,6 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             "scale_embeddings": self.scale_embeddings,
             "dropout": self.dropout,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "embedding_norm": self.embedding_norm,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
         }

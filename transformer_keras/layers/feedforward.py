@@ -9,7 +9,7 @@ from keras import ops
 from transformer_keras.layers.residual import ResidualBlock
 from transformer_keras.utils.validation import check_choice, check_positive_int
 
-ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "swiglu")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu")
 
 
 def gelu_tanh(x):
@@ -25,7 +25,8 @@ class FeedForward(keras.layers.Layer):
         hidden_dim: model width `D` (input and output).
         intermediate_dim: inner width `F`.
         activation: `"relu"` (the paper), `"gelu"` (exact, BERT's),
-            `"gelu_tanh"` (its tanh approximation, GPT-2's) or `"swiglu"`.
+            `"gelu_tanh"` (its tanh approximation, GPT-2's), `"silu"`
+            (`x * sigmoid(x)`, Marian's "swish") or `"swiglu"`.
         use_bias: biases in the projections.
         kernel_initializer: initializer of the kernels.
 
@@ -77,6 +78,7 @@ class FeedForward(keras.layers.Layer):
             "relu": "relu",
             "gelu": "gelu",
             "gelu_tanh": gelu_tanh,
+            "silu": "silu",
             "swiglu": "silu",
         }[activation]
         self.inner_dense = dense(intermediate_dim, "inner", inner_activation)

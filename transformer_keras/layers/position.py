@@ -6,20 +6,30 @@ Legend: B batch, T length, N heads, H head size, D model width.
 import keras
 from keras import ops
 
-from transformer_keras.utils.validation import check_positive_int
+from transformer_keras.utils.validation import check_choice, check_positive_int
+
+LAYOUTS = ("interleaved", "concatenated")
 
 
-def sinusoidal_table(length, hidden_dim, max_wavelength=10000.0, start_index=0):
+def sinusoidal_table(
+    length, hidden_dim, max_wavelength=10000.0, start_index=0, layout="interleaved"
+):
     """The `(T, D)` table of section 3.5 of "Attention Is All You Need".
 
     `PE(pos, 2i) = sin(pos / max_wavelength^(2i / D))` and
     `PE(pos, 2i + 1) = cos(pos / max_wavelength^(2i / D))`: sines on even
-    features, cosines on odd ones, interleaved as in the paper.
+    features, cosines on odd ones, interleaved as in the paper. With
+    `layout="concatenated"` the same sines fill the first `ceil(D/2)` features
+    and the cosines the rest (tensor2tensor's and Marian's layout).
     """
     positions = ops.cast(ops.arange(length) + start_index, "float32")  # (T,)
     pair_index = ops.cast(ops.arange(0, hidden_dim, 2), "float32")  # (ceil(D/2),)
     inverse_frequency = ops.power(ops.cast(max_wavelength, "float32"), -pair_index / hidden_dim)
     angles = positions[:, None] * inverse_frequency[None, :]  # (T, ceil(D/2))
+    if layout == "concatenated":
+        # (T, ceil(D/2)) twice -> (T, D): sin, sin, ..., cos, cos, ...
+        cosines = ops.cos(angles)[:, : hidden_dim // 2]  # (T, floor(D/2))
+        return ops.concatenate([ops.sin(angles), cosines], axis=-1)
     # (T, ceil(D/2), 2) -> (T, 2 * ceil(D/2)): sin, cos, sin, cos, ...
     table = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)
     table = ops.reshape(table, (length, -1))
@@ -36,6 +46,8 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     Args:
         max_wavelength: the base of the geometric progression of wavelengths.
             Defaults to 10000, the paper's value.
+        layout: `"interleaved"` (the paper: sine, cosine, sine, ...) or
+            `"concatenated"` (all sines, then all cosines: Marian's).
 
     Call arguments:
         inputs: a `(B, T, D)` tensor; only its shape is used.
@@ -51,25 +63,33 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     (2, 5, 8)
     """
 
-    def __init__(self, max_wavelength=10000.0, **kwargs):
+    def __init__(self, max_wavelength=10000.0, layout="interleaved", **kwargs):
         super().__init__(**kwargs)
         if max_wavelength <= 1:
             raise ValueError(
                 "`max_wavelength` must be greater than 1. "
                 f"Received: max_wavelength={max_wavelength}"
             )
+        check_choice("layout", layout, LAYOUTS)
         self.max_wavelength = max_wavelength
+        self.layout = layout
 
     def call(self, inputs, start_index=0):
         shape = ops.shape(inputs)
-        table = sinusoidal_table(shape[-2], inputs.shape[-1], self.max_wavelength, start_index)
+        table = sinusoidal_table(
+            shape[-2], inputs.shape[-1], self.max_wavelength, start_index, self.layout
+        )
         return ops.broadcast_to(ops.cast(table, self.compute_dtype), shape)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "max_wavelength": self.max_wavelength}
+        return {
+            **super().get_config(),
+            "max_wavelength": self.max_wavelength,
+            "layout": self.layout,
+        }
 
 
 @keras.saving.register_keras_serializable(package="transformer_keras")

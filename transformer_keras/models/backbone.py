@@ -35,16 +35,18 @@ class Backbone(keras.layers.Layer):
         max_sequence_length: longest sequence the positions cover.
         stack: `"encoder"` (bidirectional) or `"decoder"` (causal).
         cross_attention: decoder layers attend to a `context` (seq2seq).
-        position: `"learned"`, `"sinusoidal"`, `"rotary"` or `"none"`.
+        position: `"learned"`, `"sinusoidal"`, `"sinusoidal_concatenated"`
+            (Marian's layout of the same table), `"rotary"` or `"none"`.
         pad_id: padding id; padding masks are derived from it.
         num_key_value_heads: grouped-query attention (decoder-friendly).
-        activation: `"relu"`, `"gelu"`, `"gelu_tanh"` or `"swiglu"`.
+        activation: `"relu"`, `"gelu"`, `"gelu_tanh"`, `"silu"` or `"swiglu"`.
         dropout: residual and embedding dropout.
         attention_dropout: dropout on attention probabilities.
         normalize_first: pre-LN (True) or the paper's post-LN (False).
         layer_norm_epsilon: epsilon of the layer norms.
         use_bias: biases in projections.
         scale_embeddings: multiply token embeddings by `sqrt(D)`.
+        embedding_norm: a layer norm on the embeddings' sum (BERT's).
         lora_rank: `None`, or the rank of the LoRA adapters on the query and
             value projections (`enable_lora`); kept in the config, so a
             `.keras` file of a LoRA model reloads with its adapters.
@@ -90,6 +92,7 @@ class Backbone(keras.layers.Layer):
         layer_norm_epsilon=1e-5,
         use_bias=True,
         scale_embeddings=True,
+        embedding_norm=False,
         lora_rank=None,
         **kwargs,
     ):
@@ -120,6 +123,7 @@ class Backbone(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.use_bias = use_bias
         self.scale_embeddings = scale_embeddings
+        self.embedding_norm = embedding_norm
         self.lora_rank = lora_rank
 
         self.embedding = TokenAndPositionEmbedding(
@@ -129,6 +133,8 @@ class Backbone(keras.layers.Layer):
             position=position,
             pad_id=pad_id,
             scale_embeddings=scale_embeddings,
+            embedding_norm=embedding_norm,
+            layer_norm_epsilon=layer_norm_epsilon,
             dropout=dropout,
             dtype=self.dtype_policy,
             name="embedding",
@@ -349,6 +355,7 @@ class Backbone(keras.layers.Layer):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "use_bias": self.use_bias,
             "scale_embeddings": self.scale_embeddings,
+            "embedding_norm": self.embedding_norm,
             "lora_rank": self.lora_rank,
         }
 

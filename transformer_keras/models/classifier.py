@@ -13,6 +13,8 @@ go from text to label name.
 Legend: B batch, T length, D width, C classes, N heads, L layers.
 """
 
+import os
+
 import keras
 from keras import ops
 
@@ -41,6 +43,10 @@ class TransformerClassifier(Task):
             tokens, `"max"` takes their element-wise maximum; `"cls"` takes
             the state of the first token, which `preprocess` makes the
             tokenizer's start token.
+        pooler: a dense layer of width `D` with tanh on the pooled vector
+            (BERT's pooler) before the head.
+        add_end_token: `preprocess` ends every text with the tokenizer's end
+            token (BERT's `[SEP]`).
         classifier_dropout: dropout on the pooled vector before the head.
         token_dropout: in training, each real token is hidden from attention
             and pooling with this probability (word dropout, a regularizer
@@ -123,6 +129,8 @@ class TransformerClassifier(Task):
         "conv_kernel_size",
         "tokenizer",
         "label_names",
+        "pooler",
+        "add_end_token",
     )
     tokenizer_keys = ("tokenizer",)
 
@@ -136,6 +144,8 @@ class TransformerClassifier(Task):
         conv_kernel_size=0,
         tokenizer=None,
         label_names=None,
+        pooler=False,
+        add_end_token=False,
         **kwargs,
     ):
         backbone = as_backbone(backbone, "backbone")
@@ -171,6 +181,8 @@ class TransformerClassifier(Task):
         self.conv_kernel_size = conv_kernel_size
         self._attach_tokenizer("tokenizer", tokenizer)
         self.label_names = label_names
+        self.pooler = pooler
+        self.add_end_token = add_end_token
 
         self.conv = self.conv_dropout = None
         if conv_kernel_size:
@@ -185,6 +197,13 @@ class TransformerClassifier(Task):
             self.conv_dropout = keras.layers.Dropout(
                 backbone.dropout, dtype=self.dtype_policy, name="conv_dropout"
             )
+        self.pooler_dense = (
+            keras.layers.Dense(
+                backbone.hidden_dim, activation="tanh", dtype="float32", name="pooler"
+            )
+            if pooler
+            else None
+        )
         self.head_dropout = keras.layers.Dropout(
             classifier_dropout, dtype=self.dtype_policy, name="head_dropout"
         )
@@ -199,6 +218,8 @@ class TransformerClassifier(Task):
         self.backbone.build(tuple(inputs_shape))
         if self.conv is not None:
             self.conv.build(tuple(inputs_shape) + (self.hidden_dim,))
+        if self.pooler_dense is not None:
+            self.pooler_dense.build((None, self.hidden_dim))
         self.head.build((None, self.hidden_dim))
         self.built = True
 
@@ -208,6 +229,8 @@ class TransformerClassifier(Task):
             padding_mask = self._drop_tokens(padding_mask)
         hidden = self._encode(token_ids, padding_mask, training=training)
         pooled = self._pool(hidden, padding_mask)  # (B, D)
+        if self.pooler_dense is not None:
+            pooled = self.pooler_dense(pooled)  # (B, D)
         pooled = self.head_dropout(pooled, training=training)
         return self.head(pooled)  # (B, C)
 
@@ -271,20 +294,30 @@ class TransformerClassifier(Task):
     # ------------------------------------------------------------ pretraining
     @classmethod
     def from_pretrained(cls, pretrained, num_classes, label_names=None, **overrides):
-        """A classifier whose encoder starts from a pretrained encoder's weights.
+        """A classifier whose encoder starts from pretrained weights.
 
-        The backbone's architecture, `vocabulary_size` and tokenizer are taken
-        from `pretrained`, its weights are copied (`load_pretrained`), and the
-        head starts from scratch.
+        Two sources, one name:
+
+        - our own pre-trained encoder (a `MaskedLanguageModel`): its
+          backbone's architecture, `vocabulary_size` and tokenizer are taken,
+          its weights copied (`load_pretrained`), and the head starts from
+          scratch;
+        - a BERT checkpoint in the Hugging Face layout (a folder, or
+          `hf://name` when online): its encoder, pooler and WordPiece
+          tokenizer, with `pooling="cls"` and `[SEP]` ending every text as
+          BERT reads them (`models.huggingface.bert`); a
+          `BertForSequenceClassification` checkpoint with `num_classes`
+          labels also gives the head.
 
         Args:
             pretrained: a `MaskedLanguageModel` (any model with an encoder
-                `backbone` and a `get_config`).
+                `backbone` and a `get_config`), or the path of a Hugging Face
+                checkpoint folder (`str` or `Path`) or an `hf://` name.
             num_classes: `C`.
             label_names: optional list of `C` class names.
             **overrides: further constructor arguments (`pooling`, `dropout`,
-                `classifier_dropout`, `token_dropout`, ...). Arguments that
-                change weight shapes make `load_pretrained` fail.
+                `classifier_dropout`, `token_dropout`, `dtype` ...).
+                Arguments that change weight shapes make loading fail.
 
         Returns:
             A built `TransformerClassifier`.
@@ -298,7 +331,13 @@ class TransformerClassifier(Task):
         >>> classifier = TransformerClassifier.from_pretrained(encoder, num_classes=2)
         >>> classifier.vocabulary_size
         50
+        >>> bert = TransformerClassifier.from_pretrained(  # doctest: +SKIP
+        ...     "hf://bert-base-uncased", num_classes=2)
         """
+        if isinstance(pretrained, str | os.PathLike):
+            from transformer_keras.models.huggingface import load_bert
+
+            return load_bert(pretrained, num_classes, label_names=label_names, **overrides)
         architecture = pretrained.backbone.get_config()
         for key in ("name", "trainable", "dtype"):
             architecture.pop(key, None)
@@ -373,7 +412,8 @@ class TransformerClassifier(Task):
 
         Invalid UTF-8 bytes are replaced (U+FFFD) before tokenizing; texts
         longer than `max_sequence_length` tokens are truncated. With
-        `pooling="cls"` each sequence starts with the start token. Runs inside
+        `pooling="cls"` each sequence starts with the start token, with
+        `add_end_token` it ends with the end token. Runs inside
         `tf.data` and inside exported graphs (TensorFlow ops).
         """
         from transformer_keras.text.utf8 import valid_utf8
@@ -394,7 +434,7 @@ class TransformerClassifier(Task):
             texts,
             sequence_length=self.max_sequence_length,
             add_start=self.pooling == "cls",
-            add_end=False,
+            add_end=self.add_end_token,
         )
 
     def classify(self, texts, batch_size=64):
@@ -484,7 +524,8 @@ class ClassifierEnsemble(Task):
     Args:
         members: a list of at least 2 `TransformerClassifier`s with the same
             `num_classes`, `label_names`, `max_sequence_length`, tokenizer
-            vocabulary and start-token rule (cls pooling or not).
+            vocabulary and start- and end-token rules (cls pooling,
+            `add_end_token`).
 
     Call arguments:
         inputs, training: as `TransformerClassifier`.
@@ -522,12 +563,13 @@ class ClassifierEnsemble(Task):
                 and member.label_names == first.label_names
                 and member.max_sequence_length == first.max_sequence_length
                 and (member.pooling == "cls") == (first.pooling == "cls")
+                and member.add_end_token == first.add_end_token
                 and _vocabulary(member.tokenizer) == _vocabulary(first.tokenizer)
             )
             if not same:
                 raise ValueError(
                     "The members must share classes, label names, max_sequence_length, "
-                    "tokenizer and start-token rule (cls pooling). "
+                    "tokenizer and start- and end-token rules. "
                     f"Received: members={[m.name for m in members]}"
                 )
         self.members = members

@@ -47,9 +47,13 @@ class Transformer(TranslationMixin, Task):
             `encode(..., sequence_length=...)` does it). Its `pad_id` pads
             both sides.
         start_id, end_id: special ids of the target vocabulary; default to
-            the target tokenizer's, else 2 and 3.
+            the target tokenizer's, else 2 and 3. The start id may be the
+            padding id (Marian's): the decoder still attends to it.
         tie_output_embedding: the output projection is the transposed target
             embedding (section 3.4). When False, a separate `Dense` layer.
+        output_bias: a learned bias `(V,)` added to the tied projection's
+            logits (Marian's `final_logits_bias`; the untied `Dense` has its
+            own).
         source_tokenizer: optional tokenizer layer of `transformer_keras.text`
             for the source language; it travels with the model (config and
             `.keras` file), so `translate()` takes and returns strings.
@@ -140,6 +144,7 @@ class Transformer(TranslationMixin, Task):
         "tie_output_embedding",
         "source_tokenizer",
         "target_tokenizer",
+        "output_bias",
     )
     tokenizer_keys = ("source_tokenizer", "target_tokenizer")
 
@@ -210,6 +215,7 @@ class Transformer(TranslationMixin, Task):
         tie_output_embedding=True,
         source_tokenizer=None,
         target_tokenizer=None,
+        output_bias=False,
         **kwargs,
     ):
         encoder = as_backbone(encoder, "encoder")
@@ -256,6 +262,7 @@ class Transformer(TranslationMixin, Task):
         self.start_id = start_id
         self.end_id = end_id
         self.tie_output_embedding = tie_output_embedding
+        self.output_bias = output_bias
         self._attach_tokenizer("source_tokenizer", source_tokenizer)
         self._attach_tokenizer("target_tokenizer", target_tokenizer)
         self._compiled_search = None
@@ -266,6 +273,30 @@ class Transformer(TranslationMixin, Task):
                 target_vocabulary_size, dtype=self.dtype_policy, name="output_projection"
             )
         )
+
+    @classmethod
+    def from_pretrained(cls, path, dtype=None):
+        """A translator with a Marian (opus-mt) checkpoint's weights and tokenizers.
+
+        Args:
+            path: a Hugging Face checkpoint folder (`config.json`,
+                `model.safetensors` or `pytorch_model.bin`, `source.spm`,
+                `target.spm`, `vocab.json`), or `hf://name` (downloaded with
+                `huggingface_hub`, when online).
+            dtype: the dtype policy, e.g. `"bfloat16"`; float32 by default.
+
+        Returns:
+            A built `Transformer` (see `models.huggingface.marian`); fine-tune
+            it with `fit`, export it with `export_translator`.
+
+        Example:
+        >>> name = "hf://Helsinki-NLP/opus-mt-de-en"
+        >>> model = Transformer.from_pretrained(name)  # doctest: +SKIP
+        >>> model.translate(["Guten Morgen!"])  # doctest: +SKIP
+        """
+        from transformer_keras.models.huggingface import load_marian
+
+        return load_marian(path, dtype=dtype)
 
     @property
     def source_vocabulary_size(self):
@@ -286,6 +317,12 @@ class Transformer(TranslationMixin, Task):
         self.decoder.build(target_shape, context_shape)
         if self.output_projection is not None:
             self.output_projection.build(tuple(target_shape) + (self.hidden_dim,))
+        if self.output_bias and self.output_projection is None:
+            self.logits_bias = self.add_weight(
+                name="logits_bias",
+                shape=(self.target_vocabulary_size,),
+                initializer="zeros",
+            )
         self.built = True
 
     # ------------------------------------------------------------- training
@@ -326,11 +363,24 @@ class Transformer(TranslationMixin, Task):
         """
         hidden = self.decoder(
             target_ids,
+            padding_mask=self.target_padding_mask(target_ids),
             context=context,
             context_padding_mask=source_padding_mask,
             training=training,
         )
         return self.logits(hidden)
+
+    def target_padding_mask(self, target_ids):
+        """`(B, T)` boolean, True at real target tokens, the start id included.
+
+        The targets are `[start] + y` padded on the right; when the start id
+        is the padding id (Marian's), the first position is still real.
+        """
+        mask = self.decoder.padding_mask(target_ids)
+        if self.start_id != self.pad_id:
+            return mask
+        first = ops.arange(ops.shape(target_ids)[1]) == 0  # (T,)
+        return ops.logical_or(mask, first[None, :])
 
     def decode_with_cache(
         self,
@@ -370,11 +420,12 @@ class Transformer(TranslationMixin, Task):
 
     def logits(self, hidden):
         """`(B, T, D)` decoder states -> `(B, T, V)` float32 logits."""
-        if self.output_projection is None:
-            logits = self.decoder.logits(hidden)
-        else:
-            logits = self.output_projection(hidden)
-        return ops.cast(logits, "float32")
+        if self.output_projection is not None:
+            return ops.cast(self.output_projection(hidden), "float32")
+        logits = ops.cast(self.decoder.logits(hidden), "float32")
+        if self.output_bias:
+            logits = logits + ops.cast(self.logits_bias, "float32")
+        return logits
 
     def initial_cache(self, batch_size, max_length=None):
         """Zero self-attention cache of the decoder: `L` x `(B, 2, K, T_max, H)`."""
@@ -396,7 +447,10 @@ class Transformer(TranslationMixin, Task):
         """
         context, source_padding_mask = self.encode(source_ids)
         scores = self.decoder.attention_scores(
-            target_ids, context=context, context_padding_mask=source_padding_mask
+            target_ids,
+            padding_mask=self.target_padding_mask(target_ids),
+            context=context,
+            context_padding_mask=source_padding_mask,
         )
         return [layer_scores["cross_attention"] for layer_scores in scores]
 

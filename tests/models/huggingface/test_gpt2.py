@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from tests.harness import to_numpy
-from tests.text.pretrained.conftest import gpt2_folder  # noqa: F401  (a fixture)
 from transformer_keras.export import verify_in_fresh_process
 from transformer_keras.export.language_model import export_language_model
 from transformer_keras.models import TransformerLM
@@ -29,7 +28,7 @@ TEXTS = ["The quick brown fox", "Hello", "A longer sentence about a river and th
 
 
 @pytest.fixture(scope="module")
-def checkpoint(gpt2_folder, tmp_path_factory):  # noqa: F811
+def checkpoint(gpt2_folder, tmp_path_factory):
     """A GPT-2 folder: `transformers`' tiny random model beside the BPE files."""
     folder = tmp_path_factory.mktemp("gpt2_checkpoint")
     for path in gpt2_folder.iterdir():
