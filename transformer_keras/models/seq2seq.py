@@ -370,17 +370,18 @@ class Transformer(TranslationMixin, Task):
         )
         return self.logits(hidden)
 
-    def target_padding_mask(self, target_ids):
+    def target_padding_mask(self, target_ids, start_index=0):
         """`(B, T)` boolean, True at real target tokens, the start id included.
 
         The targets are `[start] + y` padded on the right; when the start id
         is the padding id (Marian's), the first position is still real.
+        `start_index` is the position of `target_ids[:, 0]` (cached decoding).
         """
         mask = self.decoder.padding_mask(target_ids)
         if self.start_id != self.pad_id:
             return mask
-        first = ops.arange(ops.shape(target_ids)[1]) == 0  # (T,)
-        return ops.logical_or(mask, first[None, :])
+        positions = ops.arange(ops.shape(target_ids)[1]) + start_index  # (T,)
+        return ops.logical_or(mask, (positions == 0)[None, :])
 
     def decode_with_cache(
         self,
@@ -412,6 +413,7 @@ class Transformer(TranslationMixin, Task):
             target_ids,
             cache,
             cache_update_index,
+            padding_mask=self.target_padding_mask(target_ids, cache_update_index),
             context=context,
             context_padding_mask=source_padding_mask,
             cross_attention_cache=cross_attention_cache,
