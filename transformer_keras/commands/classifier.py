@@ -10,6 +10,7 @@
 """
 
 from transformer_keras.commands.common import (
+    add_pretrained_argument,
     add_run_arguments,
     check_positive,
     defaults_help,
@@ -48,7 +49,7 @@ PRETRAIN_FLAGS = {
 
 def register(commands):
     """Adds `train classifier`, `classify` and `evaluate classifier`."""
-    from transformer_keras.recipes.classifier import ClassifierRecipe
+    from transformer_keras.recipes.classifier import PRETRAINED_DEFAULTS, ClassifierRecipe
     from transformer_keras.recipes.masked_lm import MaskedLMRecipe
 
     def default(field):
@@ -64,6 +65,7 @@ def register(commands):
     train.add_argument("--validation", help="validation file (default: hold out 10%%)")
     _add_column_arguments(train)
     train.add_argument("--output", required=True, help="SavedModel folder, saved_models/NAME")
+    add_pretrained_argument(train, "BERT", PRETRAINED_DEFAULTS)
     train.add_argument("--preset", choices=PRESETS, help=default("preset"))
     train.add_argument("--tokenizer", choices=TOKENIZERS, help=default("tokenizer"))
     train.add_argument("--vocabulary-size", type=int, help=default("vocabulary_size"))
@@ -159,11 +161,15 @@ def train_command(args):
     import time
 
     from transformer_keras.data.masked_language_modeling import read_text_lines
-    from transformer_keras.recipes.classifier import ClassifierRecipe, train_classifier
+    from transformer_keras.recipes.classifier import (
+        PRETRAINED_DEFAULTS,
+        ClassifierRecipe,
+        train_classifier,
+    )
     from transformer_keras.recipes.pipeline import start_run
 
     started = time.time()
-    recipe = recipe_from_args(ClassifierRecipe, args, RECIPE_FLAGS)
+    recipe = recipe_from_args(ClassifierRecipe, args, RECIPE_FLAGS, PRETRAINED_DEFAULTS)
     recipe = dataclasses.replace(
         recipe, pretrain=recipe_from_args(type(recipe.pretrain), args, PRETRAIN_FLAGS)
     )

@@ -68,15 +68,33 @@ def run_options(args):
     )
 
 
-def recipe_from_args(recipe_class, args, names):
+def add_pretrained_argument(parser, architecture, defaults):
+    """Adds `--pretrained PATH`: a Hugging Face checkpoint to fine-tune."""
+    settings = ", ".join(f"{key}={value}" for key, value in defaults.items())
+    parser.add_argument(
+        "--pretrained",
+        metavar="PATH",
+        help=f"fine-tune a {architecture} checkpoint in the Hugging Face layout (a folder, "
+        "or hf://NAME with huggingface_hub, online) instead of training from scratch: its "
+        "architecture and tokenizer replace the preset's and the learned vocabulary; "
+        f"fine-tuning defaults: {settings}",
+    )
+
+
+def recipe_from_args(recipe_class, args, names, pretrained_defaults=None):
     """`recipe_class()` with the fields the user set: `{field: args attribute}`.
 
     A flag left at its default (`None`) keeps the recipe's default value, so
-    the command line trains with the recipe behind the README's figures.
+    the command line trains with the recipe behind the README's figures. With
+    `--pretrained`, a recipe given `pretrained_defaults` (the fine-tuning
+    settings) starts from them instead.
     """
+    recipe = recipe_class()
+    if pretrained_defaults is not None and getattr(args, "pretrained", None) is not None:
+        recipe = dataclasses.replace(recipe, pretrained=args.pretrained, **pretrained_defaults)
     values = {field: getattr(args, attribute) for field, attribute in names.items()}
     return dataclasses.replace(
-        recipe_class(), **{key: value for key, value in values.items() if value is not None}
+        recipe, **{key: value for key, value in values.items() if value is not None}
     )
 
 

@@ -12,6 +12,7 @@
 """
 
 from transformer_keras.commands.common import (
+    add_pretrained_argument,
     add_run_arguments,
     check_positive,
     defaults_help,
@@ -39,7 +40,10 @@ RECIPE_FLAGS = {
 
 def register(commands):
     """Adds `train lm`, `generate` and `evaluate lm`."""
-    from transformer_keras.recipes.language_model import LanguageModelRecipe
+    from transformer_keras.recipes.language_model import (
+        PRETRAINED_DEFAULTS,
+        LanguageModelRecipe,
+    )
 
     def default(field):
         return defaults_help(LanguageModelRecipe, field)
@@ -55,6 +59,7 @@ def register(commands):
         "--validation", nargs="+", help="text file(s) (default: the last 10%% of --train)"
     )
     train.add_argument("--output", required=True, help="SavedModel folder, saved_models/NAME")
+    add_pretrained_argument(train, "GPT-2", PRETRAINED_DEFAULTS)
     train.add_argument("--preset", choices=PRESETS, help=default("preset"))
     train.add_argument("--tokenizer", choices=TOKENIZERS, help=default("tokenizer"))
     train.add_argument("--vocabulary-size", type=int, help="tokenizer size (subword 8000)")
@@ -116,13 +121,14 @@ def train_command(args):
 
     from transformer_keras.data.language_modeling import read_text_files
     from transformer_keras.recipes.language_model import (
+        PRETRAINED_DEFAULTS,
         LanguageModelRecipe,
         train_language_model,
     )
     from transformer_keras.recipes.pipeline import start_run
 
     started = time.time()
-    recipe = recipe_from_args(LanguageModelRecipe, args, RECIPE_FLAGS)
+    recipe = recipe_from_args(LanguageModelRecipe, args, RECIPE_FLAGS, PRETRAINED_DEFAULTS)
     if args.epochs is not None:
         recipe = dataclasses.replace(recipe, max_steps=None, epochs=args.epochs)
     elif args.max_steps is not None:

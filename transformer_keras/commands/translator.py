@@ -12,6 +12,7 @@
 """
 
 from transformer_keras.commands.common import (
+    add_pretrained_argument,
     add_run_arguments,
     check_positive,
     defaults_help,
@@ -41,7 +42,7 @@ RECIPE_FLAGS = {
 
 def register(commands):
     """Adds `train translator`, `translate` and `evaluate translator`."""
-    from transformer_keras.recipes.translator import TranslatorRecipe
+    from transformer_keras.recipes.translator import PRETRAINED_DEFAULTS, TranslatorRecipe
 
     def default(field):
         return defaults_help(TranslatorRecipe, field)
@@ -61,6 +62,7 @@ def register(commands):
     train.add_argument("--source-column", type=int, default=0, help="TSV source column")
     train.add_argument("--target-column", type=int, default=1, help="TSV target column")
     train.add_argument("--output", required=True, help="SavedModel folder, saved_models/NAME")
+    add_pretrained_argument(train, "Marian (opus-mt)", PRETRAINED_DEFAULTS)
     train.add_argument("--preset", choices=PRESETS, help=default("preset"))
     train.add_argument("--tokenizer", choices=TOKENIZERS, help=default("tokenizer"))
     train.add_argument("--vocabulary-size", type=int, help=default("vocabulary_size"))
@@ -120,10 +122,14 @@ def train_command(args):
 
     from transformer_keras.data.translation import read_pairs
     from transformer_keras.recipes.pipeline import start_run
-    from transformer_keras.recipes.translator import TranslatorRecipe, train_translator
+    from transformer_keras.recipes.translator import (
+        PRETRAINED_DEFAULTS,
+        TranslatorRecipe,
+        train_translator,
+    )
 
     started = time.time()
-    recipe = recipe_from_args(TranslatorRecipe, args, RECIPE_FLAGS)
+    recipe = recipe_from_args(TranslatorRecipe, args, RECIPE_FLAGS, PRETRAINED_DEFAULTS)
     options = run_options(args)
     start_run(options)  # Seeds, and the strategy before any TensorFlow op.
     columns = dict(source_column=args.source_column, target_column=args.target_column)

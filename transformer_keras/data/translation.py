@@ -244,11 +244,17 @@ def translation_batches(
 
     Returns:
         A dataset of `({"source_ids": (B, S), "target_ids": (B, T)}, (B, T))`
-        int32 tensors padded with 0.
+        int32 tensors, each side padded with its tokenizer's `pad_id`.
     """
     ids = tokenize_pairs(pairs, source_tokenizer, target_tokenizer, max_length).cache()
     if shuffle:
         ids = ids.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     # The longer side of a pair sets its length, so both padded sides fit the budget.
-    batches = bucket_by_length(ids, token_budget, max_length=max_length + 1)
+    padding = tuple(
+        tf.constant(tokenizer.pad_id, tf.int32)
+        for tokenizer in (source_tokenizer, target_tokenizer)
+    )
+    batches = bucket_by_length(
+        ids, token_budget, max_length=max_length + 1, padding_values=padding
+    )
     return batches.map(to_teacher_forcing).prefetch(tf.data.AUTOTUNE)

@@ -307,6 +307,8 @@ class Transformer(TranslationMixin, Task):
         return self.decoder.vocabulary_size
 
     def build(self, inputs_shape=None):
+        if self.built:  # a loaded checkpoint, built with its weights
+            return
         source_shape = (None, None)
         target_shape = (None, None)
         if isinstance(inputs_shape, dict):

@@ -71,6 +71,13 @@ class ClassifierRecipe:
             are given to pre-train on.
         model_overrides: more constructor arguments of the model's preset
             (`{"num_heads": 4}`), applied last.
+        pretrained: a BERT checkpoint in the Hugging Face layout (a folder or
+            `hf://name`) to fine-tune instead of training from scratch: its
+            architecture and WordPiece tokenizer replace `preset`,
+            `tokenizer`, `vocabulary_size`, `pooling`, `dropout` and
+            `conv_kernel_size`; `max_length` cuts its positions.
+            `PRETRAINED_DEFAULTS` are the fine-tuning settings the command
+            line starts from.
     """
 
     preset: str = "small"
@@ -91,6 +98,7 @@ class ClassifierRecipe:
     jit_compile: bool = False
     pretrain: MaskedLMRecipe = MaskedLMRecipe()
     model_overrides: dict = dataclasses.field(default_factory=dict)
+    pretrained: str | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "ensemble"):
@@ -110,6 +118,10 @@ class ClassifierRecipe:
         }
         values = {key: value for key, value in values.items() if value is not None}
         return {**values, **self.model_overrides}
+
+
+# Fine-tuning a checkpoint (`pretrained`): one model, BERT's learning rate.
+PRETRAINED_DEFAULTS = dict(ensemble=1, learning_rate=5e-5)
 
 
 def train_classifier(train, validation, output, recipe=None, options=None, pretrain=None):
@@ -135,6 +147,11 @@ def train_classifier(train, validation, output, recipe=None, options=None, pretr
 
     recipe = ClassifierRecipe() if recipe is None else recipe
     options = RunOptions() if options is None else options
+    if recipe.pretrained is not None and pretrain is not None:
+        raise ValueError(
+            "Fine-tune a checkpoint or pre-train on texts, not both. "
+            f"Received: pretrained={recipe.pretrained!r}, pretrain={len(pretrain)} texts"
+        )
     strategy = start_run(options)
     check_global_batch_size("batch_size", recipe.batch_size, strategy)
     if validation is None:
@@ -161,6 +178,8 @@ def train_classifier(train, validation, output, recipe=None, options=None, pretr
             pretrained, save_keras_file, os.path.join(pretrain_dir, "masked_lm"), strategy
         )
         tokenizer = pretrained.tokenizer
+    elif recipe.pretrained is not None:
+        pretrained, tokenizer = recipe.pretrained, None  # the checkpoint's
     else:
         tokenizer = train_tokenizer(
             recipe.tokenizer,
@@ -212,7 +231,14 @@ def classifier_plan(train, validation, recipe, tokenizer, seed, pretrained=None)
     labels = dict(num_classes=len(train.label_names), label_names=list(train.label_names))
 
     def build_model():
-        if pretrained is not None:
+        if isinstance(pretrained, str):  # a Hugging Face checkpoint
+            model = TransformerClassifier.from_pretrained(
+                pretrained,
+                **labels,
+                max_sequence_length=recipe.max_length,
+                token_dropout=recipe.token_dropout or 0.0,
+            )
+        elif pretrained is not None:
             head = TransformerClassifier.preset_config(
                 recipe.preset, **recipe.model_arguments()
             )

@@ -58,6 +58,13 @@ class LanguageModelRecipe:
             its XLA flag).
         model_overrides: more constructor arguments of the model's preset
             (`{"num_heads": 4}`), applied last.
+        pretrained: a GPT-2 checkpoint in the Hugging Face layout (a folder
+            or `hf://name`) to fine-tune instead of training from scratch: its
+            architecture and byte-level BPE replace `preset`, `tokenizer`,
+            `vocabulary_size`, `position` and `dropout`; `context` (at most
+            the checkpoint's positions; all of them when `None`) is the
+            window length. `PRETRAINED_DEFAULTS` are the fine-tuning settings
+            the command line starts from.
     """
 
     preset: str = "nanogpt-cpu"
@@ -75,6 +82,7 @@ class LanguageModelRecipe:
     export_dtype: str = "float32"
     export_jit_compile: bool = True
     model_overrides: dict = dataclasses.field(default_factory=dict)
+    pretrained: str | None = None
 
     def __post_init__(self):
         check_positive_int("batch_size", self.batch_size)
@@ -112,6 +120,10 @@ class LanguageModelRecipe:
         return math.ceil(self.max_steps / epochs), epochs, True
 
 
+# Fine-tuning a checkpoint (`pretrained`): GPT-2's usual rate, a few hundred steps.
+PRETRAINED_DEFAULTS = dict(learning_rate=5e-5, max_steps=500)
+
+
 def language_model_ids(texts, tokenizer, validation_texts=None, validation_fraction=0.1):
     """Train and validation id streams: the given validation texts, or the last 10%."""
     from transformer_keras.data.language_modeling import encode_texts, split_ids
@@ -122,14 +134,19 @@ def language_model_ids(texts, tokenizer, validation_texts=None, validation_fract
     return split_ids(ids, validation_fraction)
 
 
-def language_model_plan(train_ids, validation_ids, recipe, tokenizer, seed):
-    """The `FitPlan` of the recipe's `TransformerLM` on two id streams."""
+def language_model_plan(train_ids, validation_ids, recipe, tokenizer, seed, context=None):
+    """The `FitPlan` of the recipe's `TransformerLM` on two id streams.
+
+    `context` is the window length of a `pretrained` recipe (the preset's
+    otherwise).
+    """
     from transformer_keras.data.language_modeling import window_dataset
     from transformer_keras.models.language_model import TransformerLM
     from transformer_keras.training.callbacks import TextSampleCallback
 
-    preset = TransformerLM.preset_config(recipe.preset, **recipe.model_arguments())
-    context = preset["max_sequence_length"]
+    if context is None:
+        preset = TransformerLM.preset_config(recipe.preset, **recipe.model_arguments())
+        context = preset["max_sequence_length"]
     if len(train_ids) < context + 1:
         raise ValueError(
             f"The training text has {len(train_ids)} tokens; it needs more than the "
@@ -138,9 +155,12 @@ def language_model_plan(train_ids, validation_ids, recipe, tokenizer, seed):
     steps_per_epoch, epochs, random_offsets = recipe.budget(len(train_ids), context)
 
     def build_model():
-        model = TransformerLM.from_preset(
-            recipe.preset, tokenizer=tokenizer, **recipe.model_arguments()
-        )
+        if recipe.pretrained is None:
+            model = TransformerLM.from_preset(
+                recipe.preset, tokenizer=tokenizer, **recipe.model_arguments()
+            )
+        else:
+            model = TransformerLM.from_pretrained(recipe.pretrained)
         model.build()  # The training state is restored into a built model.
         model.compile(
             total_steps=steps_per_epoch * epochs,
@@ -200,21 +220,36 @@ def train_language_model(texts, validation_texts, output, recipe=None, options=N
         token) and `perplexity` when there is validation text.
     """
     from transformer_keras.export.language_model import export_language_model
+    from transformer_keras.models.language_model import TransformerLM
     from transformer_keras.text import train_tokenizer
 
     recipe = LanguageModelRecipe() if recipe is None else recipe
     options = RunOptions() if options is None else options
     strategy = start_run(options)
     check_global_batch_size("batch_size", recipe.batch_size, strategy)
-    tokenizer = train_tokenizer(recipe.tokenizer, texts, recipe.vocabulary_size)
+    context = None
+    if recipe.pretrained is None:
+        tokenizer = train_tokenizer(recipe.tokenizer, texts, recipe.vocabulary_size)
+        kind = recipe.tokenizer
+    else:
+        checkpoint = TransformerLM.from_pretrained(recipe.pretrained)
+        tokenizer, kind = checkpoint.tokenizer, "the checkpoint's"
+        context = recipe.context or checkpoint.max_sequence_length
+        if context > checkpoint.max_sequence_length:
+            raise ValueError(
+                f"`context` must be at most the checkpoint's "
+                f"{checkpoint.max_sequence_length} positions. Received: context={context}"
+            )
     train_ids, validation_ids = language_model_ids(texts, tokenizer, validation_texts)
     print(
         f"{len(train_ids)} training and {len(validation_ids)} validation tokens, "
-        f"{recipe.tokenizer} tokenizer with {tokenizer.vocabulary_size} ids",
+        f"{kind} tokenizer with {tokenizer.vocabulary_size} ids",
         flush=True,
     )
     run_dir = training_dir(output)
-    plan = language_model_plan(train_ids, validation_ids, recipe, tokenizer, options.seed)
+    plan = language_model_plan(
+        train_ids, validation_ids, recipe, tokenizer, options.seed, context
+    )
     model = fit_plan(plan, run_dir, options, strategy)
     metrics = {}
     if len(validation_ids) > 1:

@@ -50,6 +50,12 @@ class TranslatorRecipe:
         jit_compile: XLA-compile the training step (`"auto"`: where Keras can).
         model_overrides: more constructor arguments of the model's preset
             (`{"num_heads": 4}`), applied last.
+        pretrained: a Marian (opus-mt) checkpoint in the Hugging Face layout
+            (a folder or `hf://name`) to fine-tune instead of training from
+            scratch: its architecture and SentencePiece tokenizers replace
+            `preset`, `tokenizer`, `vocabulary_size`, `num_layers`,
+            `hidden_dim` and `normalize_first`. `PRETRAINED_DEFAULTS` are the
+            fine-tuning settings the command line starts from.
     """
 
     preset: str = "small"
@@ -68,6 +74,7 @@ class TranslatorRecipe:
     bleu_every: int = 1
     jit_compile: object = "auto"
     model_overrides: dict = dataclasses.field(default_factory=dict)
+    pretrained: str | None = None
 
     def __post_init__(self):
         for name in ("max_length", "epochs", "token_budget", "warmup_steps", "bleu_every"):
@@ -89,16 +96,30 @@ class TranslatorRecipe:
         return {**values, **self.model_overrides}
 
 
-def translator_plan(train, validation, recipe, tokenizer, seed):
-    """The `FitPlan` of the recipe's `Transformer` on `(sources, targets)` lists."""
+# Fine-tuning a checkpoint (`pretrained`): the paper's schedule peaking near
+# 5e-5 for opus-mt's width (512), a few epochs.
+PRETRAINED_DEFAULTS = dict(learning_rate_scale=0.025, epochs=3)
+
+
+def translator_plan(train, validation, recipe, tokenizer, seed, target_tokenizer=None):
+    """The `FitPlan` of the recipe's `Transformer` on `(sources, targets)` lists.
+
+    `tokenizer` reads the sources, and the targets too unless a
+    `target_tokenizer` is given (a pretrained checkpoint's two vocabularies).
+    """
     from transformer_keras.data.translation import pairs_dataset, translation_batches
     from transformer_keras.models.seq2seq import Transformer
     from transformer_keras.training.callbacks import BleuCallback
 
+    target_tokenizer = target_tokenizer or tokenizer
+
     def build_model():
-        model = Transformer.from_preset(
-            recipe.preset, source_tokenizer=tokenizer, **recipe.model_arguments()
-        )
+        if recipe.pretrained is None:
+            model = Transformer.from_preset(
+                recipe.preset, source_tokenizer=tokenizer, **recipe.model_arguments()
+            )
+        else:
+            model = Transformer.from_pretrained(recipe.pretrained)
         model.build()  # The training state is restored into a built model.
         model.compile(
             warmup_steps=recipe.warmup_steps,
@@ -124,7 +145,7 @@ def translator_plan(train, validation, recipe, tokenizer, seed):
         make_batches=lambda model: translation_batches(
             pairs_dataset(*train),
             tokenizer,
-            tokenizer,
+            target_tokenizer,
             recipe.max_length,
             recipe.token_budget,
             True,
@@ -156,6 +177,7 @@ def train_translator(train, validation, output, recipe=None, options=None):
         of the best weights when there are validation pairs.
     """
     from transformer_keras.export.translator import export_translator
+    from transformer_keras.models.seq2seq import Transformer
     from transformer_keras.text import train_tokenizer
     from transformer_keras.training.bleu import corpus_scores
 
@@ -167,9 +189,16 @@ def train_translator(train, validation, output, recipe=None, options=None):
     if validation is None:
         train, validation = hold_out(*train)
     print(f"{len(train[0])} training and {len(validation[0])} validation pairs", flush=True)
-    tokenizer = train_tokenizer(recipe.tokenizer, train[0] + train[1], recipe.vocabulary_size)
+    if recipe.pretrained is None:
+        tokenizer = train_tokenizer(
+            recipe.tokenizer, train[0] + train[1], recipe.vocabulary_size
+        )
+        target_tokenizer = tokenizer
+    else:
+        checkpoint = Transformer.from_pretrained(recipe.pretrained)
+        tokenizer, target_tokenizer = checkpoint.source_tokenizer, checkpoint.target_tokenizer
     run_dir = training_dir(output)
-    plan = translator_plan(train, validation, recipe, tokenizer, options.seed)
+    plan = translator_plan(train, validation, recipe, tokenizer, options.seed, target_tokenizer)
     model = fit_plan(plan, run_dir, options, strategy)
     metrics = {}
     if validation[0]:

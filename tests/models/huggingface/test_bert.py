@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 from tests.harness import to_numpy
+from tests.models.huggingface.checkpoints import BERT_LABELS, bert_checkpoint
 from transformer_keras.export import verify_in_fresh_process
 from transformer_keras.export.classifier import export_classifier
 from transformer_keras.models import MaskedLanguageModel, TransformerClassifier
@@ -33,35 +34,14 @@ TEXTS = [
     "A longer sentence about a river, the sea and the mountains beyond",
     "",
 ]
-LABELS = {"0": "negative", "1": "neutral", "2": "positive"}
+LABELS = BERT_LABELS
 
 
 @pytest.fixture(scope="module")
 def checkpoint(bert_folders, tmp_path_factory):
     """A BERT folder: `transformers`' tiny random classifier beside the WordPiece files."""
     folder = tmp_path_factory.mktemp("bert_checkpoint")
-    for path in bert_folders["uncased"].iterdir():
-        shutil.copy(path, folder / path.name)
-    vocabulary_size = len((folder / "vocab.txt").read_text(encoding="utf-8").splitlines())
-    config = transformers.BertConfig(
-        vocab_size=vocabulary_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=24,
-        id2label=LABELS,
-        label2id={name: int(i) for i, name in LABELS.items()},
-        initializer_range=0.2,  # large weights: outputs far from uniform
-    )
-    torch.manual_seed(0)
-    reference = transformers.BertForSequenceClassification(config).eval()
-    with torch.no_grad():  # layer norms and biases away from 1 and 0, to be checked
-        for name, parameter in reference.named_parameters():
-            if "LayerNorm" in name or name.endswith("bias"):
-                parameter.add_(0.1 * torch.randn_like(parameter))
-    reference.save_pretrained(folder)
-    return folder, reference
+    return folder, bert_checkpoint(bert_folders["uncased"], folder)
 
 
 @pytest.fixture(scope="module")

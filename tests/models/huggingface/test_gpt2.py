@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.harness import to_numpy
+from tests.models.huggingface.checkpoints import gpt2_checkpoint
 from transformer_keras.export import verify_in_fresh_process
 from transformer_keras.export.language_model import export_language_model
 from transformer_keras.models import TransformerLM
@@ -31,24 +32,7 @@ TEXTS = ["The quick brown fox", "Hello", "A longer sentence about a river and th
 def checkpoint(gpt2_folder, tmp_path_factory):
     """A GPT-2 folder: `transformers`' tiny random model beside the BPE files."""
     folder = tmp_path_factory.mktemp("gpt2_checkpoint")
-    for path in gpt2_folder.iterdir():
-        shutil.copy(path, folder / path.name)
-    vocabulary = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-    end_of_text = len(vocabulary) - 1
-    config = transformers.GPT2Config(
-        vocab_size=len(vocabulary),
-        n_positions=32,
-        n_embd=32,
-        n_layer=2,
-        n_head=4,
-        bos_token_id=end_of_text,
-        eos_token_id=end_of_text,
-        initializer_range=0.2,  # large weights: varied greedy continuations
-    )
-    torch.manual_seed(0)
-    reference = transformers.GPT2LMHeadModel(config).eval()
-    reference.save_pretrained(folder)
-    return folder, reference
+    return folder, gpt2_checkpoint(gpt2_folder, folder)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 from tests.harness import to_numpy
+from tests.models.huggingface.checkpoints import marian_checkpoint
 from transformer_keras.export import verify_in_fresh_process
 from transformer_keras.export.translator import export_translator
 from transformer_keras.models import Transformer
@@ -34,48 +35,13 @@ SOURCES = [
     "Where is the station?",
 ]
 MAX_NEW_TOKENS = 24
-# Added to `</s>`'s logit: the random model ends some outputs, at varied lengths.
-END_BIAS = 3.5
 
 
 @pytest.fixture(scope="module")
 def checkpoint(marian_folder, tmp_path_factory):
     """A Marian folder: `transformers`' tiny random model beside the tokenizer files."""
     folder = tmp_path_factory.mktemp("marian_checkpoint")
-    for path in marian_folder.iterdir():
-        shutil.copy(path, folder / path.name)
-    vocabulary = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-    pad = vocabulary["<pad>"]
-    config = transformers.MarianConfig(
-        vocab_size=len(vocabulary),
-        decoder_vocab_size=len(vocabulary),
-        d_model=32,
-        encoder_layers=2,
-        decoder_layers=2,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=48,
-        max_position_embeddings=64,
-        activation_function="swish",  # opus-mt's
-        scale_embedding=True,
-        pad_token_id=pad,
-        eos_token_id=vocabulary["</s>"],
-        decoder_start_token_id=pad,
-        forced_eos_token_id=None,
-        init_std=1.0,  # large weights: less repetitive continuations
-    )
-    torch.manual_seed(0)
-    reference = transformers.MarianMTModel(config).eval()
-    with torch.no_grad():  # layer norms and biases away from 1 and 0, to be checked
-        for name, parameter in reference.named_parameters():
-            if "layer_norm" in name or name.endswith("bias"):
-                parameter.add_(0.1 * torch.randn_like(parameter))
-        reference.model.shared.weight.normal_(0.0, 0.3)  # the tied embedding
-        reference.final_logits_bias.normal_(0.0, 0.5)
-        reference.final_logits_bias[0, vocabulary["</s>"]] += END_BIAS
-    reference.save_pretrained(folder)
-    return folder, reference
+    return folder, marian_checkpoint(marian_folder, folder)
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,9 @@ def bert_backbone_arguments(config):
     )
 
 
-def load_bert(path, num_classes, label_names=None, dtype=None, **overrides):
+def load_bert(
+    path, num_classes, label_names=None, dtype=None, max_sequence_length=None, **overrides
+):
     """A `TransformerClassifier` with a BERT checkpoint's encoder, pooler and tokenizer.
 
     Args:
@@ -63,6 +65,8 @@ def load_bert(path, num_classes, label_names=None, dtype=None, **overrides):
         label_names: `C` names; default to the checkpoint's `id2label` when
             its head has `C` labels.
         dtype: the dtype policy (`"float32"` when None).
+        max_sequence_length: read at most this many tokens (the first rows
+            of BERT's position table; all of it when None).
         **overrides: further classifier arguments (`classifier_dropout`,
             `token_dropout`, ...).
 
@@ -83,7 +87,16 @@ def load_bert(path, num_classes, label_names=None, dtype=None, **overrides):
     classifier_dropout = config.get("classifier_dropout")
     if classifier_dropout is None:
         classifier_dropout = config.get("hidden_dropout_prob", 0.1)
-    backbone = Backbone(**bert_backbone_arguments(config), dtype=dtype, name="backbone")
+    architecture = bert_backbone_arguments(config)
+    if max_sequence_length is not None:
+        if not 0 < max_sequence_length <= architecture["max_sequence_length"]:
+            raise ValueError(
+                "`max_sequence_length` must be in [1, "
+                f"{architecture['max_sequence_length']}] (the checkpoint's positions). "
+                f"Received: max_sequence_length={max_sequence_length}"
+            )
+        architecture["max_sequence_length"] = max_sequence_length
+    backbone = Backbone(**architecture, dtype=dtype, name="backbone")
     arguments = dict(
         pooling="cls",
         pooler=True,
@@ -129,7 +142,8 @@ def copy_bert_weights(backbone, copier):
     copy(
         "embedding/position_embedding/embeddings",
         "embeddings.position_embeddings.weight",
-        lambda table: table + token_types[0],  # (P, D): every token has type 0
+        # (P, D): every token has type 0; the first rows when the model reads fewer.
+        lambda table: (table + token_types[0])[: backbone.max_sequence_length],
     )
     copy("embedding/norm/gamma", "embeddings.LayerNorm.weight")
     copy("embedding/norm/beta", "embeddings.LayerNorm.bias")
