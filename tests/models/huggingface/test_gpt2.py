@@ -163,3 +163,22 @@ def test_a_lora_step_on_the_loaded_model_moves_only_the_adapters(checkpoint):
     after = [to_numpy(v) for v in model.weights if not v.trainable]
     for before, now in zip(frozen, after, strict=True):
         np.testing.assert_array_equal(before, now)
+
+
+def test_an_int8_export_generates_what_the_int8_model_generates(checkpoint, tmp_path):
+    import tensorflow as tf
+
+    model = TransformerLM.from_pretrained(checkpoint[0])
+    model.quantize("int8")
+    exported = export_language_model(model, tmp_path / "gpt2_int8", keras_file=False)
+    generate = tf.saved_model.load(str(exported)).signatures["generate"]
+    settings = dict(max_new_tokens=6, temperature=0.0, top_k=0, top_p=1.0, seed=0)
+    served = generate(
+        prompt=tf.constant(["The river", "A quick"]),
+        **{name: tf.constant(value) for name, value in settings.items()},
+    )["text"]
+    del settings["max_new_tokens"]
+    expected = model.generate(
+        ["The river", "A quick"], 6, stop_token=model.tokenizer.end_id, **settings
+    )
+    assert [text.decode("utf-8") for text in served.numpy()] == list(expected)
