@@ -205,20 +205,6 @@ def test_a_bfloat16_copy_exports_and_generates_what_it_generates_in_keras(model,
     assert call(generate, PROMPTS, **sampled) == keras_generate(fast, PROMPTS, **sampled)
 
 
-def test_an_int8_copy_exports_and_generates_what_it_generates_in_keras(model, tmp_path):
-    quantized = model.with_dtype("float32")
-    quantized.quantize("int8")  # Keras' own: int8 weights, per-channel scales
-    path = export_language_model(quantized, tmp_path / "int8")
-    generate = load_saved_model(path).signatures["generate"]
-    assert call(generate, PROMPTS, **GREEDY) == keras_generate(quantized, PROMPTS, **GREEDY)
-    reloaded = load_keras_model(keras_file_path(path))  # int8 again, the same weights
-    for ours, theirs in zip(reloaded.weights, quantized.weights, strict=True):
-        assert ours.dtype == theirs.dtype
-        np.testing.assert_array_equal(
-            keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs)
-        )
-
-
 def _compiled_with_xla(path):
     """Whether a function of the SavedModel at `path` must be compiled with XLA."""
     return b"_XlaMustCompile" in (path / "saved_model.pb").read_bytes()

@@ -199,6 +199,9 @@ def test_an_int8_export_translates_as_the_int8_model(checkpoint, tmp_path):
     exported = export_translator(model, tmp_path / "marian_int8", keras_file=False)
     translate = tf.saved_model.load(str(exported)).signatures["translate"]
     served = translate(
-        text=tf.constant(SOURCES), beam_size=tf.constant(2), max_length=tf.constant(12)
+        text=tf.constant(SOURCES), beam_size=tf.constant(1), max_length=tf.constant(12)
     )["translation"]
-    assert served.numpy().tolist() == model.translate(SOURCES, 2, 12).numpy().tolist()
+    # The int8 Keras model's greedy search, eagerly (no second traced graph).
+    tokens = model.greedy_search(model.encode_source(SOURCES), 12)
+    expected = model.target_tokenizer.detokenize(tokens)
+    assert served.numpy().tolist() == expected.numpy().tolist()
