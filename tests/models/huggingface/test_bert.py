@@ -101,6 +101,8 @@ def test_the_head_of_another_size_starts_from_scratch(checkpoint):
     _, reference = checkpoint
     pooler = reference.bert.pooler.dense.weight.detach().numpy().T
     np.testing.assert_array_equal(to_numpy(model.pooler_dense.kernel), pooler)
+    plain = TransformerClassifier.from_pretrained(checkpoint[0], num_classes=3, pooler=False)
+    assert plain.pooler_dense is None and plain.label_names == list(LABELS.values())
 
 
 def test_a_tensor_that_does_not_fit_is_named(checkpoint, tmp_path):

@@ -157,7 +157,7 @@ def test_a_tensor_that_does_not_fit_is_named(checkpoint, tmp_path):
         Transformer.from_pretrained(tmp_path)
 
 
-def test_a_lora_step_moves_only_the_adapters(checkpoint):
+def test_a_lora_step_moves_only_the_adapters_and_the_output_bias(checkpoint):
     model = Transformer.from_pretrained(checkpoint[0])
     for backbone in (model.encoder, model.decoder):
         backbone.enable_lora(2)

@@ -187,8 +187,8 @@ def copy_bert_weights(backbone, copier):
 
 
 def copy_bert_head(model, copier, with_head):
-    """BERT's pooler (when the checkpoint has one) and, `with_head`, its classifier."""
-    layers = {"pooler": model.pooler_dense}
+    """BERT's pooler (when both have one) and, `with_head`, its classifier."""
+    layers = {} if model.pooler_dense is None else {"pooler": model.pooler_dense}
     if with_head:
         layers["classifier"] = model.head
     variables = {
@@ -197,7 +197,8 @@ def copy_bert_head(model, copier, with_head):
         for variable in layer.weights
     }
     copy = _copier(copier, variables)
-    if "bert.pooler.dense.weight" in copier.tensors or "pooler.dense.weight" in copier.tensors:
+    has_pooler = {"bert.pooler.dense.weight", "pooler.dense.weight"} & set(copier.tensors)
+    if layers.get("pooler") is not None and has_pooler:
         copy("pooler/kernel", "pooler.dense.weight", linear_kernel)  # (D, D)
         copy("pooler/bias", "pooler.dense.bias")
     if with_head:
