@@ -1,8 +1,6 @@
 # Two commands for a fresh machine with Python 3 and make:
 #   make demo   set up .venv, install the package, run the main job offline
 #   make test   set up .venv with the dev extras, lint, run the whole suite on both backends
-# `--no-compile`: Python byte-compiles only the modules it imports, on first use,
-# instead of every module of TensorFlow, PyTorch and JAX at install time.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,11 +14,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --disable-pip-version-check --no-compile -q -e .
+	$(BIN)/pip install --disable-pip-version-check -q -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --disable-pip-version-check --no-compile -q -e ".[dev]"
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -43,7 +41,7 @@ test-jax: $(VENV)/.installed-dev
 test: lint test-tf test-jax
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev
-	$(BIN)/pip install --disable-pip-version-check --no-compile -q -e ".[dev,bench]"
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev,bench]"
 	touch $@
 
 bench: $(VENV)/.installed-bench
