@@ -16,9 +16,8 @@ from transformer_keras.models.huggingface.checkpoint import (
     WeightCopier,
     activation,
     backbone_variables,
-    heads_in_bias,
-    heads_in_kernel,
-    heads_out_kernel,
+    copy_linear_attention,
+    copy_linear_feedforward,
     linear_kernel,
     read_model_config,
     read_weights,
@@ -149,39 +148,25 @@ def copy_bert_weights(backbone, copier):
     copy("embedding/norm/beta", "embeddings.LayerNorm.bias")
     for index in range(backbone.num_layers):
         ours, theirs = f"encoder/layer_{index}/", f"encoder.layer.{index}."
-        attention = ours + "self_attention_block/attention/"
-        for projection in ("query", "key", "value"):
-            source = theirs + f"attention.self.{projection}."
-            copy(
-                attention + projection + "/kernel",
-                source + "weight",
-                lambda w: heads_in_kernel(w, n),
-            )
-            copy(
-                attention + projection + "/bias", source + "bias", lambda b: heads_in_bias(b, n)
-            )
+        self_attention = theirs + "attention.self."
         output = theirs + "attention.output."
-        copy(
-            attention + "attention_output/kernel",
-            output + "dense.weight",
-            lambda w: heads_out_kernel(w, n),
+        copy_linear_attention(
+            copy,
+            ours + "self_attention_block/attention/",
+            {
+                "query": self_attention + "query.",
+                "key": self_attention + "key.",
+                "value": self_attention + "value.",
+                "attention_output": output + "dense.",
+            },
+            n,
         )
-        copy(attention + "attention_output/bias", output + "dense.bias")
         copy(ours + "self_attention_block/norm/gamma", output + "LayerNorm.weight")
         copy(ours + "self_attention_block/norm/beta", output + "LayerNorm.bias")
         feedforward = ours + "feedforward_block/"
-        copy(
-            feedforward + "feedforward/inner/kernel",
-            theirs + "intermediate.dense.weight",
-            linear_kernel,
+        copy_linear_feedforward(
+            copy, feedforward, theirs + "intermediate.dense.", theirs + "output.dense."
         )
-        copy(feedforward + "feedforward/inner/bias", theirs + "intermediate.dense.bias")
-        copy(
-            feedforward + "feedforward/output/kernel",
-            theirs + "output.dense.weight",
-            linear_kernel,
-        )
-        copy(feedforward + "feedforward/output/bias", theirs + "output.dense.bias")
         copy(feedforward + "norm/gamma", theirs + "output.LayerNorm.weight")
         copy(feedforward + "norm/beta", theirs + "output.LayerNorm.bias")
 

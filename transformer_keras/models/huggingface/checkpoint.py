@@ -161,3 +161,42 @@ def heads_in_bias(bias, num_heads):
 def heads_out_kernel(weight, num_heads):
     """The attention output projection: `(D, N * H)` -> `(N, H, D)`."""
     return weight.T.reshape(num_heads, -1, weight.shape[0])
+
+
+def copy_linear_attention(copy, attention, sources, num_heads):
+    """PyTorch `nn.Linear` attention projections into our `MultiHeadAttention`.
+
+    Args:
+        copy: `copy(our path, their name, transform=...)` of the loader.
+        attention: our attention layer's path, e.g. `"encoder/layer_0/.../attention/"`.
+        sources: `{"query" | "key" | "value" | "attention_output": their name
+            prefix}`; `"weight"` and `"bias"` follow each prefix.
+        num_heads: `N`.
+    """
+    for projection in ("query", "key", "value"):
+        source = sources[projection]
+        copy(
+            attention + projection + "/kernel",
+            source + "weight",
+            transform=lambda w: heads_in_kernel(w, num_heads),  # (D, N, H)
+        )
+        copy(
+            attention + projection + "/bias",
+            source + "bias",
+            transform=lambda b: heads_in_bias(b, num_heads),  # (N, H)
+        )
+    source = sources["attention_output"]
+    copy(
+        attention + "attention_output/kernel",
+        source + "weight",
+        transform=lambda w: heads_out_kernel(w, num_heads),  # (N, H, D)
+    )
+    copy(attention + "attention_output/bias", source + "bias")
+
+
+def copy_linear_feedforward(copy, feedforward, inner, output):
+    """PyTorch `nn.Linear` feed-forward layers (`inner`, `output` name prefixes) into ours."""
+    copy(feedforward + "feedforward/inner/kernel", inner + "weight", transform=linear_kernel)
+    copy(feedforward + "feedforward/inner/bias", inner + "bias")
+    copy(feedforward + "feedforward/output/kernel", output + "weight", transform=linear_kernel)
+    copy(feedforward + "feedforward/output/bias", output + "bias")

@@ -20,9 +20,8 @@ from transformer_keras.models.huggingface.checkpoint import (
     WeightCopier,
     activation,
     backbone_variables,
-    heads_in_bias,
-    heads_in_kernel,
-    heads_out_kernel,
+    copy_linear_attention,
+    copy_linear_feedforward,
     linear_kernel,
     read_model_config,
     read_weights,
@@ -118,7 +117,6 @@ def copy_marian_weights(model, copier):
 
     for side, backbone in (("encoder", model.encoder), ("decoder", model.decoder)):
         copy = copier_for(backbone)
-        n = backbone.num_heads
         # (V, D): the side's own table when the checkpoint has one, else the shared one.
         copy(
             "embedding/token_embedding/embeddings",
@@ -131,40 +129,22 @@ def copy_marian_weights(model, copier):
         for index in range(backbone.num_layers):
             ours, theirs = f"{side}/layer_{index}/", f"{side}.layers.{index}."
             for block, name in blocks.items():
-                attention = f"{ours}{block}/attention/"
-                for projection, short in (("query", "q"), ("key", "k"), ("value", "v")):
-                    source = f"{theirs}{name}.{short}_proj."
-                    copy(
-                        attention + projection + "/kernel",
-                        source + "weight",
-                        transform=lambda w, n=n: heads_in_kernel(w, n),  # (D, N, H)
-                    )
-                    copy(
-                        attention + projection + "/bias",
-                        source + "bias",
-                        transform=lambda b, n=n: heads_in_bias(b, n),  # (N, H)
-                    )
-                copy(
-                    attention + "attention_output/kernel",
-                    f"{theirs}{name}.out_proj.weight",
-                    transform=lambda w, n=n: heads_out_kernel(w, n),  # (N, H, D)
+                source = f"{theirs}{name}."
+                copy_linear_attention(
+                    copy,
+                    f"{ours}{block}/attention/",
+                    {
+                        "query": source + "q_proj.",
+                        "key": source + "k_proj.",
+                        "value": source + "v_proj.",
+                        "attention_output": source + "out_proj.",
+                    },
+                    backbone.num_heads,
                 )
-                copy(attention + "attention_output/bias", f"{theirs}{name}.out_proj.bias")
                 copy(f"{ours}{block}/norm/gamma", f"{theirs}{name}_layer_norm.weight")
                 copy(f"{ours}{block}/norm/beta", f"{theirs}{name}_layer_norm.bias")
             feedforward = ours + "feedforward_block/"
-            copy(
-                feedforward + "feedforward/inner/kernel",
-                theirs + "fc1.weight",
-                transform=linear_kernel,
-            )
-            copy(feedforward + "feedforward/inner/bias", theirs + "fc1.bias")
-            copy(
-                feedforward + "feedforward/output/kernel",
-                theirs + "fc2.weight",
-                transform=linear_kernel,
-            )
-            copy(feedforward + "feedforward/output/bias", theirs + "fc2.bias")
+            copy_linear_feedforward(copy, feedforward, theirs + "fc1.", theirs + "fc2.")
             copy(feedforward + "norm/gamma", theirs + "final_layer_norm.weight")
             copy(feedforward + "norm/beta", theirs + "final_layer_norm.bias")
     _, bias = copier.tensor("final_logits_bias", "model.final_logits_bias")  # (1, V)
